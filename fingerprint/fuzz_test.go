@@ -1,0 +1,49 @@
+package fingerprint
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"testing/iotest"
+)
+
+// FuzzSum checks that the parser never panics, that every error is either
+// a malformed-message error or none, and that the properties the rest of
+// popdedupe relies on hold for whatever it accepts: read sizes do not
+// matter, CRLF does not matter, and an added client header does not matter.
+func FuzzSum(f *testing.F) {
+	f.Add([]byte(base))
+	f.Add([]byte("From a@b Mon Jan  2 15:04:05 2006\nSubject: x\n\n>From y\n"))
+	f.Add([]byte("Message-ID: <x@Y>\n\n\n\n"))
+	f.Add([]byte("Subject: x\n folded\n\tmore\n\nbody\r\nline\r"))
+	f.Add([]byte("no header line\n"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		p, err := NewParser().Sum(bytes.NewReader(msg), int64(len(msg)), true)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("non-malformed error from an in-memory reader: %v", err)
+			}
+			return
+		}
+		q, err := NewParser().Sum(iotest.OneByteReader(bytes.NewReader(msg)), -1, true)
+		if err != nil || q.Key() != p.Key() || q.Size != p.Size {
+			t.Fatalf("one-byte reads differ: %v %+v vs %+v", err, q, p)
+		}
+		if p.Size != int64(len(msg)) {
+			t.Fatalf("Size %d, want %d", p.Size, len(msg))
+		}
+		if !bytes.Contains(msg, []byte{'\r'}) {
+			c := bytes.ReplaceAll(msg, []byte{'\n'}, []byte{'\r', '\n'})
+			r, err := NewParser().Sum(bytes.NewReader(c), -1, true)
+			if err != nil || r.Key() != p.Key() {
+				t.Fatalf("CRLF copy differs: %v %+v vs %+v", err, r.Key(), p.Key())
+			}
+		}
+		if !bytes.HasPrefix(msg, []byte("From ")) && !bytes.HasPrefix(msg, []byte(" ")) && !bytes.HasPrefix(msg, []byte("\t")) {
+			s, err := NewParser().Sum(bytes.NewReader(append([]byte("Status: RO\n"), msg...)), -1, true)
+			if err != nil || s.Key() != p.Key() {
+				t.Fatalf("added Status header changed the key: %v", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,485 @@
+package fingerprint
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// MaxHeaderBytes bounds the header block. A longer one is malformed: it is
+// either not mail or an attack, and a bounded header keeps memory flat.
+const MaxHeaderBytes = 1 << 20
+
+// bufSize is the Parser's read buffer. It is larger than most messages, so
+// that a whole message usually arrives in one read.
+const bufSize = 64 << 10
+
+// ErrMalformed is wrapped by every error that says a message cannot be
+// fingerprinted. Test with errors.Is; the text says why.
+var ErrMalformed = errors.New("malformed message")
+
+// MalformedError says why a message was not fingerprinted and where.
+type MalformedError struct {
+	Reason string
+	Offset int64 // byte offset in the message where the problem was seen
+}
+
+func (e *MalformedError) Error() string {
+	return fmt.Sprintf("malformed message: %s (at byte %d)", e.Reason, e.Offset)
+}
+
+func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
+
+func malformed(off int64, format string, args ...any) error {
+	return &MalformedError{Reason: fmt.Sprintf(format, args...), Offset: off}
+}
+
+// Print is the identity of one stored copy.
+type Print struct {
+	MessageID string // normalised (rule 4); "" when the message has none
+	KeyHash   uint64 // xxhash of From, Date, Subject, To (rule 5)
+	BodyHash  uint64 // xxhash of the normalised body (rules 6-8); valid when HasBody
+	HasBody   bool
+	XUIDL     string // value of an X-UIDL header, if any (evidence, never identity)
+	Date      string // the Date header as written, unfolded
+	Size      int64  // raw bytes read, header and body; only when HasBody
+	HeaderLen int64  // raw bytes of the header block including the empty line
+}
+
+// Key is the grouping key: copies with equal keys are duplicates.
+type Key struct {
+	MessageID string
+	BodyHash  uint64
+	KeyHash   uint64 // zero when MessageID is set
+}
+
+// Key returns the duplicate-grouping key of p. It panics if the body was
+// not hashed, which is a programming error.
+func (p Print) Key() Key {
+	if !p.HasBody {
+		panic("fingerprint: Key of a Print without body hash")
+	}
+	if p.MessageID != "" {
+		return Key{MessageID: p.MessageID, BodyHash: p.BodyHash}
+	}
+	return Key{BodyHash: p.BodyHash, KeyHash: p.KeyHash}
+}
+
+// Candidate is the cheaper header-only key: copies can only be duplicates
+// when their candidates are equal, so bodies need hashing only where
+// candidates collide.
+func (p Print) Candidate() Key {
+	if p.MessageID != "" {
+		return Key{MessageID: p.MessageID}
+	}
+	return Key{KeyHash: p.KeyHash}
+}
+
+// Parser fingerprints messages. It owns a read buffer and a hash state and
+// can be reused for any number of messages; it is not safe for concurrent
+// use (give each worker its own).
+type Parser struct {
+	buf  []byte
+	r    io.Reader
+	beg  int   // start of unread data in buf
+	end  int   // end of valid data in buf
+	off  int64 // message offset of buf[beg]
+	eof  bool
+	rerr error
+	d    *xxhash.Digest
+	kd   *xxhash.Digest
+	line []byte // scratch for a header line that spans reads
+}
+
+// NewParser returns a Parser with its own buffer.
+func NewParser() *Parser {
+	return &Parser{buf: make([]byte, bufSize), d: xxhash.New(), kd: xxhash.New()}
+}
+
+func (p *Parser) reset(r io.Reader) {
+	p.r, p.beg, p.end, p.off, p.eof, p.rerr = r, 0, 0, 0, false, nil
+}
+
+// fill reads more data, compacting the buffer first. It reports whether
+// new data arrived.
+func (p *Parser) fill() bool {
+	if p.eof {
+		return false
+	}
+	if p.beg > 0 {
+		n := copy(p.buf, p.buf[p.beg:p.end])
+		p.beg, p.end = 0, n
+	}
+	for p.end < len(p.buf) {
+		n, err := p.r.Read(p.buf[p.end:])
+		if n > 0 {
+			if i := bytes.IndexByte(p.buf[p.end:p.end+n], 0); i >= 0 {
+				p.rerr = malformed(p.off+int64(p.end-p.beg+i), "NUL byte")
+				p.eof = true
+				return false
+			}
+			p.end += n
+		}
+		if err == io.EOF {
+			p.eof = true
+			return n > 0
+		}
+		if err != nil {
+			p.rerr = err
+			p.eof = true
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	return true
+}
+
+// readLine returns the next line including its LF (none at EOF). Lines up
+// to the buffer size are returned in place; longer ones are gathered into
+// scratch up to MaxHeaderBytes. It is used for the header block only.
+func (p *Parser) readLine(limit int) ([]byte, error) {
+	p.line = p.line[:0]
+	for {
+		if i := bytes.IndexByte(p.buf[p.beg:p.end], '\n'); i >= 0 {
+			l := p.buf[p.beg : p.beg+i+1]
+			p.beg += i + 1
+			p.off += int64(i + 1)
+			if len(p.line) > 0 {
+				p.line = append(p.line, l...)
+				if len(p.line) > limit {
+					return nil, malformed(p.off, "header block longer than %d bytes", MaxHeaderBytes)
+				}
+				return p.line, nil
+			}
+			return l, nil
+		}
+		if p.end-p.beg == len(p.buf) || (p.eof && p.end > p.beg) {
+			// The buffer is full of one line, or this is the last line.
+			p.line = append(p.line, p.buf[p.beg:p.end]...)
+			p.off += int64(p.end - p.beg)
+			p.beg = p.end
+			if len(p.line) > limit {
+				return nil, malformed(p.off, "header block longer than %d bytes", MaxHeaderBytes)
+			}
+			if p.eof {
+				return p.line, nil
+			}
+		}
+		if !p.fill() {
+			if p.rerr != nil {
+				return nil, p.rerr
+			}
+			if p.end > p.beg {
+				continue // the last line, without LF: taken above
+			}
+			if len(p.line) > 0 {
+				return p.line, nil
+			}
+			return nil, io.EOF
+		}
+	}
+}
+
+// Sum fingerprints the message read from r. size is the message's length
+// when known (else -1). When full is false only the header is required:
+// the body is hashed anyway when the whole message arrived in the first
+// read (it costs no extra I/O), and HasBody says whether it was.
+func (p *Parser) Sum(r io.Reader, size int64, full bool) (Print, error) {
+	p.reset(r)
+	var pr Print
+	if err := p.header(&pr); err != nil {
+		return Print{}, err
+	}
+	if !full && !(p.eof || (size >= 0 && p.off+int64(p.end-p.beg) >= size)) {
+		return pr, nil
+	}
+	n, h, err := p.body()
+	if err != nil {
+		return Print{}, err
+	}
+	pr.BodyHash, pr.HasBody, pr.Size = h, true, pr.HeaderLen+n
+	return pr, nil
+}
+
+func trimEOL(l []byte) []byte {
+	l = bytes.TrimSuffix(l, []byte{'\n'})
+	return bytes.TrimSuffix(l, []byte{'\r'})
+}
+
+// header parses the header block and leaves the parser at the body.
+func (p *Parser) header(pr *Print) error {
+	var (
+		total, fields        int
+		name                 string // the field being collected, lower case, "" if uninteresting
+		val                  []byte
+		from, date, subj, to []byte
+		haveMID, first       = false, true
+		mid, xuidl           []byte
+	)
+	flush := func() {
+		if name == "" {
+			return
+		}
+		v := collapse(val)
+		switch name {
+		case "message-id":
+			if !haveMID {
+				mid, haveMID = v, true
+			}
+		case "from":
+			if from == nil {
+				from = v
+			}
+		case "date":
+			if date == nil {
+				date = v
+			}
+		case "subject":
+			if subj == nil {
+				subj = v
+			}
+		case "to":
+			if to == nil {
+				to = v
+			}
+		case "x-uidl":
+			if xuidl == nil {
+				xuidl = v
+			}
+		}
+		name = ""
+	}
+	for {
+		l, err := p.readLine(MaxHeaderBytes - total)
+		if err == io.EOF {
+			if first {
+				return malformed(0, "empty message")
+			}
+			break // a message of header fields only: the body is empty
+		}
+		if err != nil {
+			return err
+		}
+		total += len(l)
+		if total > MaxHeaderBytes {
+			return malformed(p.off, "header block longer than %d bytes", MaxHeaderBytes)
+		}
+		if l[len(l)-1] != '\n' && p.eof {
+			// The message ended inside a header line. A message is
+			// allowed to end after its last header line, not in it.
+			return malformed(p.off, "message ends inside the header block (truncated?)")
+		}
+		c := trimEOL(l)
+		if first {
+			first = false
+			if bytes.HasPrefix(c, []byte("From ")) {
+				continue // mbox envelope line (rule 2)
+			}
+		}
+		if len(c) == 0 {
+			break
+		}
+		if c[0] == ' ' || c[0] == '\t' {
+			if fields == 0 {
+				return malformed(p.off-int64(len(l)), "header block starts with a continuation line")
+			}
+			if name != "" {
+				val = append(val, ' ')
+				val = append(val, c...)
+			}
+			continue
+		}
+		colon := bytes.IndexByte(c, ':')
+		if colon <= 0 || !fieldName(bytes.TrimRight(c[:colon], " \t")) {
+			return malformed(p.off-int64(len(l)), "line %q is not a header field and no empty line came before it (no header/body separator)", clip(c))
+		}
+		flush()
+		fields++
+		fn := strings.ToLower(string(bytes.TrimRight(c[:colon], " \t")))
+		switch fn {
+		case "message-id", "from", "date", "subject", "to", "x-uidl":
+			name = fn
+			val = append(val[:0], c[colon+1:]...)
+		}
+	}
+	flush()
+	pr.HeaderLen = p.off
+	pr.MessageID = NormalizeMessageID(string(mid))
+	pr.XUIDL = string(xuidl)
+	pr.Date = string(date)
+	p.kd.Reset()
+	for _, kv := range [...]struct {
+		n string
+		v []byte
+	}{{"from", from}, {"date", date}, {"subject", subj}, {"to", to}} {
+		p.kd.WriteString(kv.n)
+		p.kd.Write([]byte{0})
+		p.kd.Write(kv.v)
+		p.kd.Write([]byte{0})
+	}
+	pr.KeyHash = p.kd.Sum64()
+	return nil
+}
+
+// fieldName reports whether b is a legal RFC 5322 field name: printable
+// US-ASCII except colon.
+func fieldName(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(b []byte) string {
+	if len(b) > 60 {
+		return string(b[:60]) + "..."
+	}
+	return string(b)
+}
+
+// collapse trims v and turns every run of SP, HTAB, CR or LF into one space.
+func collapse(v []byte) []byte {
+	out := make([]byte, 0, len(v))
+	space := false
+	for _, c := range v {
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			space = true
+			continue
+		}
+		if space && len(out) > 0 {
+			out = append(out, ' ')
+		}
+		space = false
+		out = append(out, c)
+	}
+	return out
+}
+
+// NormalizeMessageID applies rule 4 of the package doc to a Message-ID
+// field value.
+func NormalizeMessageID(v string) string {
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i+1:], '>'); j >= 0 {
+			v = v[i+1 : i+1+j]
+		}
+	}
+	v = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\r', '\n':
+			return -1
+		}
+		return r
+	}, v)
+	if at := strings.LastIndexByte(v, '@'); at >= 0 {
+		v = v[:at] + strings.ToLower(v[at:])
+	}
+	return v
+}
+
+var newlines = bytes.Repeat([]byte{'\n'}, 256)
+
+// body hashes the rest of the message under rules 1, 6, 7 and 8. It
+// returns the raw body length and the hash.
+func (p *Parser) body() (int64, uint64, error) {
+	d := p.d
+	d.Reset()
+	start := p.off
+	blank := 0       // empty lines seen but not yet hashed (rule 7)
+	midLine := false // the unread data starts in the middle of a line
+	heldCR := false  // a CR ended the last piece of a long line: CRLF or bare?
+	for {
+		data := p.buf[p.beg:p.end]
+		i := 0
+		for i < len(data) {
+			rest := data[i:]
+			nl := bytes.IndexByte(rest, '\n')
+			if nl < 0 && !p.eof {
+				if len(rest) < len(p.buf) {
+					break // an incomplete line: read more first
+				}
+				// A line longer than the whole buffer: hash this piece.
+				if !midLine {
+					blank = p.writeBlank(blank)
+					rest = rest[skipQuote(rest, 0):]
+				} else if heldCR {
+					d.Write([]byte{'\r'})
+				}
+				rest, heldCR = bytes.CutSuffix(rest, []byte{'\r'})
+				d.Write(rest)
+				midLine = true
+				i = len(data)
+				break
+			}
+			line := rest
+			if nl >= 0 {
+				line = rest[:nl]
+				i += nl + 1
+			} else {
+				i = len(data) // the last line has no LF: treat it as ended
+			}
+			if !midLine {
+				if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+					blank++
+					continue
+				}
+				blank = p.writeBlank(blank)
+				line = line[skipQuote(line, 0):]
+			} else if heldCR && len(line) > 0 {
+				d.Write([]byte{'\r'}) // it was a bare CR inside the line
+			}
+			heldCR, midLine = false, false
+			line, _ = bytes.CutSuffix(line, []byte{'\r'})
+			d.Write(line)
+			d.Write(newlines[:1])
+		}
+		p.off += int64(i)
+		p.beg += i
+		if p.eof && p.beg >= p.end {
+			break
+		}
+		if !p.fill() && (p.rerr != nil || p.beg >= p.end) {
+			break
+		}
+	}
+	if p.rerr != nil {
+		return 0, 0, p.rerr
+	}
+	if midLine {
+		d.Write(newlines[:1]) // a long last line without LF (rule 7)
+	}
+	return p.off - start, d.Sum64(), nil
+}
+
+// writeBlank hashes n held-back empty lines and returns 0.
+func (p *Parser) writeBlank(n int) int {
+	for n > 0 {
+		k := min(n, len(newlines))
+		p.d.Write(newlines[:k])
+		n -= k
+	}
+	return 0
+}
+
+// skipQuote returns the index after the leading '>' characters of a line
+// that starts at data[i] with ">...>From " (rule 6), else i.
+func skipQuote(data []byte, i int) int {
+	j := i
+	for j < len(data) && data[j] == '>' {
+		j++
+	}
+	if j > i && bytes.HasPrefix(data[j:], []byte("From ")) {
+		return j
+	}
+	return i
+}
