@@ -1,0 +1,588 @@
+// Package scan reads local mail stores and finds duplicate messages.
+//
+// It owns reading: store detection (Maildir, Maildir++ folders, mbox files,
+// directories holding any of these), listing Maildir messages, splitting
+// mbox files byte-exactly (RFC 4155), and feeding every message through
+// package fingerprint with a bounded pool of workers. It never changes a
+// store: it does not move files from new/ to cur/ (go-maildir's Unseen
+// would), it does not take locks, and it opens files read-only.
+//
+// Scan returns a Result with a small fixed record per message; bodies of
+// large messages are hashed only where their header identities collide
+// (Result.Duplicates does that), unless Options.HashAll is set.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/popdedupe/popdedupe/fingerprint"
+)
+
+// Kind is the kind of a message source.
+type Kind uint8
+
+const (
+	Maildir Kind = iota + 1 // one Maildir folder (cur/, new/, tmp/)
+	Mbox                    // one mbox file
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Maildir:
+		return "maildir"
+	case Mbox:
+		return "mbox"
+	}
+	return "unknown"
+}
+
+// Source is one Maildir folder or one mbox file found under a store
+// argument.
+type Source struct {
+	Path  string // the Maildir folder (holding cur/ and new/) or the mbox file
+	Kind  Kind
+	Store int // index of the command-line store argument it was found under
+	// For mbox: the file's size and modification time when it was scanned,
+	// so a later rewrite can refuse when it changed.
+	Size    int64
+	ModTime time.Time
+	// Skipped counts messages of this source that could not be
+	// fingerprinted. An mbox with skipped messages is never rewritten.
+	Skipped int
+}
+
+// Message is the record kept for every message: small and fixed, so that
+// memory grows by about 200 bytes per message, not by message size.
+type Message struct {
+	Source    int32  // index into Result.Sources
+	Index     int32  // mbox ordinal from 1; 0 for Maildir
+	Name      string // Maildir: the file name under Sub; mbox: ""
+	Sub       uint8  // Maildir: 0 = cur, 1 = new
+	HasBody   bool
+	Flags     Flags // Maildir info flags
+	Offset    int64 // mbox: offset of the From_ line
+	Size      int64 // bytes on disk (mbox: From_ line to next message)
+	Arrival   int64 // Unix seconds: Maildir delivery time, mbox From_ date
+	MessageID string
+	KeyHash   uint64
+	BodyHash  uint64
+	XUIDL     string
+}
+
+// Skipped is a message that could not be read or fingerprinted.
+type Skipped struct {
+	Path   string
+	Index  int
+	Reason string
+}
+
+// Result is what a scan found.
+type Result struct {
+	Stores   []string // the store arguments, in order
+	Sources  []Source
+	Messages []Message
+	Skipped  []Skipped
+	Bytes    int64 // bytes of all messages read
+}
+
+// Progress receives counts as the scan goes; it must be safe for
+// concurrent use. A nil Progress is allowed.
+type Progress interface {
+	Add(messages int, bytes int64)
+}
+
+// Options tune a scan.
+type Options struct {
+	Workers  int  // parallel file readers; 0 means 8 (disk latency wants many in flight)
+	HashAll  bool // hash every body now, not only where identities collide
+	Progress Progress
+}
+
+// Path returns the file that holds m.
+func (r *Result) Path(m *Message) string {
+	s := &r.Sources[m.Source]
+	if s.Kind == Mbox {
+		return s.Path
+	}
+	return filepath.Join(s.Path, subdirs[m.Sub], m.Name)
+}
+
+// Kind returns the kind of m's source.
+func (r *Result) Kind(m *Message) Kind { return r.Sources[m.Source].Kind }
+
+var subdirs = [...]string{"cur", "new"}
+
+// Scan reads every store. Unreadable or malformed messages are listed in
+// Result.Skipped and the scan goes on; an error is returned only when a
+// store argument itself cannot be used.
+func Scan(ctx context.Context, stores []string, opts Options) (*Result, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 8
+	}
+	r := &Result{Stores: stores}
+	for i, s := range stores {
+		if err := r.discover(s, i); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.list(); err != nil {
+		return nil, err
+	}
+	if err := r.read(ctx, opts); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// discover classifies a store argument and appends its sources.
+func (r *Result) discover(path string, store int) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("store %s: not a Maildir, an mbox file or a directory", path)
+		}
+		ok, err := isMbox(path)
+		if err != nil {
+			return fmt.Errorf("store %s: %w", path, err)
+		}
+		if !ok {
+			return fmt.Errorf("store %s: %w", path, ErrNotMbox)
+		}
+		r.Sources = append(r.Sources, Source{Path: path, Kind: Mbox, Store: store, Size: fi.Size(), ModTime: fi.ModTime()})
+		return nil
+	}
+	before := len(r.Sources)
+	if err := r.walk(path, store, 0); err != nil {
+		return err
+	}
+	if len(r.Sources) == before {
+		return fmt.Errorf("store %s: no Maildir or mbox file found in it", path)
+	}
+	return nil
+}
+
+// walk finds sources in a directory: a Maildir (and its Maildir++
+// folders), or mbox files and Maildirs below it. Symbolic links are not
+// followed, so a scan never leaves the store.
+func (r *Result) walk(dir string, store, depth int) error {
+	if depth > 32 {
+		return nil
+	}
+	if IsMaildir(dir) {
+		r.Sources = append(r.Sources, Source{Path: dir, Kind: Maildir, Store: store})
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", dir, err)
+	}
+	maildir := IsMaildir(dir)
+	for _, e := range ents {
+		name := e.Name()
+		p := filepath.Join(dir, name)
+		if maildir && (name == "cur" || name == "new" || name == "tmp") {
+			continue
+		}
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			continue
+		case e.IsDir():
+			if maildir && !strings.HasPrefix(name, ".") {
+				continue // inside a Maildir only Maildir++ ".Folder"s hold mail
+			}
+			if !maildir && strings.HasPrefix(name, ".") && !IsMaildir(p) {
+				continue
+			}
+			if err := r.walk(p, store, depth+1); err != nil {
+				return err
+			}
+		case e.Type().IsRegular() && !maildir && !strings.HasPrefix(name, "."):
+			if ok, _ := isMbox(p); ok {
+				fi, err := e.Info()
+				if err != nil {
+					continue
+				}
+				r.Sources = append(r.Sources, Source{Path: p, Kind: Mbox, Store: store, Size: fi.Size(), ModTime: fi.ModTime()})
+			}
+		}
+	}
+	return nil
+}
+
+// IsMaildir reports whether dir holds cur/ and new/ directories.
+func IsMaildir(dir string) bool {
+	for _, s := range []string{"cur", "new"} {
+		fi, err := os.Lstat(filepath.Join(dir, s))
+		if err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// isMbox reports whether the file starts with an envelope line.
+func isMbox(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 512)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return false, err
+	}
+	line := buf[:n]
+	if i := strings.IndexByte(string(line), '\n'); i >= 0 {
+		line = line[:i]
+	}
+	return looksLikeFromLine(line), nil
+}
+
+// list enumerates Maildir messages in cur/ and new/ (never tmp/, where
+// deliveries are still being written).
+func (r *Result) list() error {
+	for si := range r.Sources {
+		s := &r.Sources[si]
+		if s.Kind != Maildir {
+			continue
+		}
+		for sub, name := range subdirs {
+			dir := filepath.Join(s.Path, name)
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				r.Skipped = append(r.Skipped, Skipped{Path: dir, Reason: "cannot list folder: " + err.Error()})
+				s.Skipped++
+				continue
+			}
+			for _, e := range ents {
+				n := e.Name()
+				if strings.HasPrefix(n, ".") || e.IsDir() {
+					continue
+				}
+				if !e.Type().IsRegular() {
+					r.Skipped = append(r.Skipped, Skipped{Path: filepath.Join(dir, n), Reason: "not a regular file (symbolic link or special file): not followed"})
+					s.Skipped++
+					continue
+				}
+				r.Messages = append(r.Messages, Message{Source: int32(si), Name: n, Sub: uint8(sub), Flags: ParseFlags(n)})
+			}
+		}
+	}
+	return nil
+}
+
+// read fingerprints every listed Maildir message with a worker pool, and
+// every mbox in one sequential pass each.
+func (r *Result) read(ctx context.Context, opts Options) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		jobs = make(chan int, 1024)
+	)
+	skip := func(s Skipped, src int32) {
+		mu.Lock()
+		r.Skipped = append(r.Skipped, s)
+		r.Sources[src].Skipped++
+		mu.Unlock()
+	}
+	bad := make([]bool, len(r.Messages))
+	var total int64
+	workers := min(opts.Workers, max(1, len(r.Messages)))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := fingerprint.NewParser()
+			var n int64
+			for i := range jobs {
+				m := &r.Messages[i]
+				if err := r.readMaildir(p, m, opts.HashAll); err != nil {
+					bad[i] = true
+					skip(Skipped{Path: r.Path(m), Reason: err.Error()}, m.Source)
+				}
+				n += m.Size
+				if opts.Progress != nil {
+					opts.Progress.Add(1, m.Size)
+				}
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	var mboxMsgs []Message
+	var mboxErr error
+	mboxDone := make(chan struct{})
+	go func() {
+		defer close(mboxDone)
+		p := fingerprint.NewParser()
+		for si := range r.Sources {
+			if r.Sources[si].Kind != Mbox {
+				continue
+			}
+			msgs, skipped, err := readMbox(ctx, p, r.Sources[si].Path, int32(si), opts.Progress)
+			if err != nil && mboxErr == nil {
+				mboxErr = err
+			}
+			mboxMsgs = append(mboxMsgs, msgs...)
+			for _, s := range skipped {
+				skip(s, int32(si))
+			}
+		}
+	}()
+	var err error
+feed:
+	for i := range r.Messages {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	<-mboxDone
+	if err == nil {
+		err = mboxErr
+	}
+	// Keep only fingerprinted Maildir messages, then the mbox ones.
+	kept := r.Messages[:0]
+	for i := range r.Messages {
+		if !bad[i] {
+			kept = append(kept, r.Messages[i])
+		}
+	}
+	r.Messages = append(kept, mboxMsgs...)
+	for i := range mboxMsgs {
+		total += mboxMsgs[i].Size
+	}
+	r.Bytes = total
+	sort.SliceStable(r.Skipped, func(i, j int) bool {
+		if r.Skipped[i].Path != r.Skipped[j].Path {
+			return r.Skipped[i].Path < r.Skipped[j].Path
+		}
+		return r.Skipped[i].Index < r.Skipped[j].Index
+	})
+	return err
+}
+
+func (r *Result) readMaildir(p *fingerprint.Parser, m *Message, full bool) error {
+	f, err := os.Open(r.Path(m))
+	if err != nil {
+		return fmt.Errorf("cannot read: %w", errors.Unwrap(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("cannot stat: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	m.Size = fi.Size()
+	m.Arrival = arrival(m.Name, fi.ModTime())
+	pr, err := p.Sum(f, fi.Size(), full)
+	if err != nil {
+		return err
+	}
+	m.setPrint(pr)
+	return nil
+}
+
+func (m *Message) setPrint(pr fingerprint.Print) {
+	m.MessageID, m.KeyHash, m.XUIDL = pr.MessageID, pr.KeyHash, pr.XUIDL
+	m.BodyHash, m.HasBody = pr.BodyHash, pr.HasBody
+}
+
+// arrival is the delivery time of a Maildir message: the seconds that
+// start its unique name (the Maildir convention), else the file's mtime.
+func arrival(name string, mtime time.Time) int64 {
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		if s, err := strconv.ParseInt(name[:i], 10, 64); err == nil && s > 0 {
+			return s
+		}
+	}
+	return mtime.Unix()
+}
+
+// readMbox fingerprints every message of one mbox file in one pass.
+func readMbox(ctx context.Context, p *fingerprint.Parser, path string, src int32, prog Progress) ([]Message, []Skipped, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, []Skipped{{Path: path, Reason: "cannot read: " + err.Error()}}, nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, []Skipped{{Path: path, Reason: "cannot stat: " + err.Error()}}, nil
+	}
+	mr := NewMboxReader(f)
+	var msgs []Message
+	var skipped []Skipped
+	for {
+		if err := ctx.Err(); err != nil {
+			return msgs, skipped, err
+		}
+		env, body, err := mr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			skipped = append(skipped, Skipped{Path: path, Index: mr.n, Reason: "cannot split mbox: " + err.Error()})
+			break
+		}
+		pr, perr := p.Sum(body, -1, true)
+		if _, err := io.Copy(io.Discard, body); err != nil && perr == nil {
+			perr = err
+		}
+		m := Message{Source: src, Index: int32(env.Index), Offset: env.Offset, Size: env.Length}
+		if t := FromLineTime(env.From); !t.IsZero() {
+			m.Arrival = t.Unix()
+		} else {
+			m.Arrival = fi.ModTime().Unix()
+		}
+		if perr == nil && env.Offset+env.Length == fi.Size() && !endsWithNewline(f, fi.Size()) {
+			perr = errors.New("last message has no final newline (truncated, or still being written)")
+		}
+		if prog != nil {
+			prog.Add(1, m.Size)
+		}
+		if perr != nil {
+			skipped = append(skipped, Skipped{Path: path, Index: env.Index, Reason: perr.Error()})
+			continue
+		}
+		m.setPrint(pr)
+		msgs = append(msgs, m)
+	}
+	return msgs, skipped, nil
+}
+
+func endsWithNewline(f *os.File, size int64) bool {
+	if size == 0 {
+		return true
+	}
+	b := make([]byte, 1)
+	_, err := f.ReadAt(b, size-1)
+	return err == nil && b[0] == '\n'
+}
+
+// HashBodies makes sure the messages at the given indices have body
+// hashes, reading them again where the first pass stopped at the header.
+// A message that can no longer be read is moved to Skipped and reported
+// in the returned slice (indices into the old Messages are then invalid:
+// callers must re-derive them).
+func (r *Result) HashBodies(ctx context.Context, idx []int, workers int) error {
+	var need []int
+	for _, i := range idx {
+		if !r.Messages[i].HasBody {
+			need = append(need, i)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0) * 4
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		jobs = make(chan int)
+		bad  = map[int]string{}
+	)
+	for w := 0; w < min(workers, len(need)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := fingerprint.NewParser()
+			for i := range jobs {
+				if err := r.rehash(p, &r.Messages[i]); err != nil {
+					mu.Lock()
+					bad[i] = err.Error()
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, i := range need {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if len(bad) > 0 {
+		kept := r.Messages[:0]
+		for i := range r.Messages {
+			if reason, ok := bad[i]; ok {
+				m := &r.Messages[i]
+				r.Skipped = append(r.Skipped, Skipped{Path: r.Path(m), Index: int(m.Index), Reason: reason})
+				r.Sources[m.Source].Skipped++
+				continue
+			}
+			kept = append(kept, r.Messages[i])
+		}
+		r.Messages = kept
+	}
+	return ctx.Err()
+}
+
+// rehash reads a message again and hashes its body. The header identity
+// must not have changed since the first read.
+func (r *Result) rehash(p *fingerprint.Parser, m *Message) error {
+	rc, err := r.Open(m)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	pr, err := p.Sum(rc, m.Size, true)
+	if err != nil {
+		return err
+	}
+	if pr.MessageID != m.MessageID || pr.KeyHash != m.KeyHash {
+		return errors.New("message changed while it was being scanned")
+	}
+	m.setPrint(pr)
+	return nil
+}
+
+// Open returns the bytes of one message as they are stored: the Maildir
+// file, or the mbox slice after its From_ line.
+func (r *Result) Open(m *Message) (io.ReadCloser, error) {
+	f, err := os.Open(r.Path(m))
+	if err != nil {
+		return nil, err
+	}
+	if r.Kind(m) == Maildir {
+		return f, nil
+	}
+	sr := io.NewSectionReader(f, m.Offset, m.Size)
+	mr := NewMboxReader(sr)
+	env, body, err := mr.Next()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mbox message %d at offset %d: %w", m.Index, m.Offset, err)
+	}
+	_ = env
+	return struct {
+		io.Reader
+		io.Closer
+	}{body, f}, nil
+}

@@ -1,0 +1,319 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+func msg(id, subject, body string) string {
+	h := "From: Alice <alice@example.org>\nTo: bob@example.net\nSubject: " + subject + "\nDate: Mon, 2 Jan 2006 15:04:05 +0000\n"
+	if id != "" {
+		h += "Message-ID: <" + id + ">\n"
+	}
+	return h + "\n" + body
+}
+
+func mkMaildir(t *testing.T, dir string) {
+	t.Helper()
+	for _, s := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, s), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func put(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mboxOf(msgs ...string) string {
+	var b strings.Builder
+	for i, m := range msgs {
+		fmt.Fprintf(&b, "From alice@example.org Mon Jan  1 15:%02d:05 2024\n", i)
+		lines := strings.Split(strings.TrimSuffix(m, "\n"), "\n")
+		for _, l := range lines {
+			if strings.HasPrefix(strings.TrimLeft(l, ">"), "From ") {
+				l = ">" + l // mboxrd
+			}
+			b.WriteString(l + "\n")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+type refs []string
+
+func (r *Result) refs(idx []int) refs {
+	var out refs
+	for _, i := range idx {
+		m := &r.Messages[i]
+		p := r.Path(m)
+		if m.Index > 0 {
+			p = fmt.Sprintf("%s#%d", filepath.Base(p), m.Index)
+		} else {
+			p = filepath.Base(filepath.Dir(p)) + "/" + filepath.Base(p)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func TestScanIncident(t *testing.T) {
+	root := t.TempDir()
+	md := filepath.Join(root, "Maildir")
+	mkMaildir(t, md)
+	mkMaildir(t, filepath.Join(md, ".Archive"))
+	a := msg("a@example.org", "A", "From here on\n.dot line\nbody A\n")
+	b := msg("b@example.org", "B", "body B\n")
+	d1 := msg("d@example.org", "D", "first body\n")
+	d2 := msg("d@example.org", "D", "second body\n")
+	noid := msg("", "no id", "same body\n")
+	put(t, filepath.Join(md, "cur", "1700000300.M1P1.h:2,S"), "Status: RO\n"+a)
+	put(t, filepath.Join(md, "cur", "1700000100.M2P1.h:2,RS"), strings.ReplaceAll(a, "\n", "\r\n"))
+	put(t, filepath.Join(md, "new", "1700000200.M3P1.h"), "X-UIDL: 0001\n"+a)
+	put(t, filepath.Join(md, "cur", "1700000400.M4P1.h:2,"), b)
+	put(t, filepath.Join(md, "cur", "1700000500.M5P1.h:2,"), d1)
+	put(t, filepath.Join(md, ".Archive", "cur", "1700000600.M6P1.h:2,F"), d2)
+	put(t, filepath.Join(md, ".Archive", "cur", "1700000700.M7P1.h:2,"), noid)
+	put(t, filepath.Join(md, "tmp", "1700000800.M8P1.h"), a) // being delivered: never read
+	mbox := filepath.Join(root, "inbox.mbox")
+	put(t, mbox, mboxOf(a, b, noid, msg("", "other", "same body\n")))
+
+	res, err := Scan(context.Background(), []string{md, mbox}, Options{Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 0 {
+		t.Fatalf("skipped: %+v", res.Skipped)
+	}
+	if got := len(res.Messages); got != 11 {
+		t.Fatalf("messages = %d, want 11", got)
+	}
+	if got := len(res.Sources); got != 3 {
+		t.Fatalf("sources = %d, want 3 (Maildir, .Archive, mbox)", got)
+	}
+	groups, conflicts, err := res.Duplicates(context.Background(), KeepOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range groups {
+		got = append(got, strings.Join(res.refs(g.Copies), " "))
+	}
+	want := []string{ // ordered by the kept copy's path: Maildir/.Archive sorts first
+		"cur/1700000700.M7P1.h:2, inbox.mbox#3",
+		"cur/1700000100.M2P1.h:2,RS new/1700000200.M3P1.h cur/1700000300.M1P1.h:2,S inbox.mbox#1",
+		"cur/1700000400.M4P1.h:2, inbox.mbox#2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("groups:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(conflicts) != 1 || conflicts[0].MessageID != "d@example.org" || len(conflicts[0].Copies) != 2 {
+		t.Errorf("conflicts = %+v, want d@example.org with 2 copies", conflicts)
+	}
+
+	// Keep rules change only which copy comes first.
+	groups, _, _ = res.Duplicates(context.Background(), KeepNewest)
+	if k := res.refs(groups[0].Copies)[0]; k != "inbox.mbox#1" {
+		t.Errorf("newest keeps %s, want the mbox copy (2024 is the newest)", k)
+	}
+}
+
+func TestKeepRules(t *testing.T) {
+	root := t.TempDir()
+	md := filepath.Join(root, "Maildir")
+	mkMaildir(t, md)
+	a := msg("a@x", "A", "body\n")
+	put(t, filepath.Join(md, "cur", "1700000100.M1P1.h:2,"), a)
+	put(t, filepath.Join(md, "cur", "1700000100.M2P1.h:2,FS"), a)
+	put(t, filepath.Join(md, "cur", "1700000050.M3P1.h:2,S"), a)
+	put(t, filepath.Join(md, "cur", "1700000900.M4P1.h:2,S"), a)
+	res, err := Scan(context.Background(), []string{md}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		rule KeepRule
+		want string
+	}{
+		{KeepOldest, "cur/1700000050.M3P1.h:2,S"},
+		{KeepNewest, "cur/1700000900.M4P1.h:2,S"},
+		{KeepFirst, "cur/1700000050.M3P1.h:2,S"},
+	} {
+		g, _, err := res.Duplicates(context.Background(), tt.rule)
+		if err != nil || len(g) != 1 || len(g[0].Copies) != 4 {
+			t.Fatalf("%s: %v %+v", tt.rule, err, g)
+		}
+		if k := res.refs(g[0].Copies)[0]; k != tt.want {
+			t.Errorf("%s keeps %s, want %s", tt.rule, k, tt.want)
+		}
+	}
+	// Equal times: the copy with more flags wins.
+	os.Remove(filepath.Join(md, "cur", "1700000050.M3P1.h:2,S"))
+	res, _ = Scan(context.Background(), []string{md}, Options{})
+	g, _, _ := res.Duplicates(context.Background(), KeepOldest)
+	if k := res.refs(g[0].Copies)[0]; k != "cur/1700000100.M2P1.h:2,FS" {
+		t.Errorf("tie on time keeps %s, want the one with most flags", k)
+	}
+}
+
+func TestScanBadInput(t *testing.T) {
+	root := t.TempDir()
+	md := filepath.Join(root, "Maildir")
+	mkMaildir(t, md)
+	good := msg("a@x", "A", "body\n")
+	put(t, filepath.Join(md, "cur", "1.M1.h:2,"), good)
+	put(t, filepath.Join(md, "cur", "2.M2.h:2,"), "")
+	put(t, filepath.Join(md, "cur", "3.M3.h:2,"), "Subject: x\x00\n\nb\n")
+	put(t, filepath.Join(md, "cur", "4.M4.h:2,"), "not a header\nbody\n")
+	put(t, filepath.Join(md, "cur", ".hidden"), good)
+	os.Symlink("/etc/passwd", filepath.Join(md, "cur", "5.M5.h:2,"))
+	os.Mkdir(filepath.Join(md, "cur", "subdir"), 0o700)
+	mbox := filepath.Join(root, "trunc.mbox")
+	put(t, mbox, mboxOf(good, good)+"From x Mon Jan  2 15:04:05 2006\nSubject: cut")
+	res, err := Scan(context.Background(), []string{md, mbox}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, s := range res.Skipped {
+		reasons[fmt.Sprintf("%s#%d", filepath.Base(s.Path), s.Index)] = s.Reason
+	}
+	for ref, want := range map[string]string{
+		"2.M2.h:2,#0":  "empty",
+		"3.M3.h:2,#0":  "NUL",
+		"4.M4.h:2,#0":  "not a header field",
+		"5.M5.h:2,#0":  "symbolic link",
+		"trunc.mbox#3": "truncated",
+	} {
+		if !strings.Contains(reasons[ref], want) {
+			t.Errorf("%s: reason %q, want it to mention %q", ref, reasons[ref], want)
+		}
+	}
+	if len(res.Skipped) != 5 || len(res.Messages) != 3 {
+		t.Errorf("skipped %d, messages %d; want 5 and 3: %+v", len(res.Skipped), len(res.Messages), res.Skipped)
+	}
+	for _, s := range res.Sources {
+		if s.Kind == Mbox && s.Skipped != 1 {
+			t.Errorf("mbox source records %d skipped, want 1", s.Skipped)
+		}
+	}
+}
+
+func TestScanStoreErrors(t *testing.T) {
+	root := t.TempDir()
+	put(t, filepath.Join(root, "plain.txt"), "hello\n")
+	for _, p := range []string{filepath.Join(root, "missing"), filepath.Join(root, "plain.txt"), root} {
+		if _, err := Scan(context.Background(), []string{p}, Options{}); err == nil {
+			t.Errorf("Scan(%s) succeeded, want an error", p)
+		}
+	}
+}
+
+// Messages whose body is larger than the first read are hashed only when
+// their header identity collides, and then grouped correctly.
+func TestLazyBodyHash(t *testing.T) {
+	md := filepath.Join(t.TempDir(), "Maildir")
+	mkMaildir(t, md)
+	big := strings.Repeat("a long line of body text\n", 10000)
+	put(t, filepath.Join(md, "cur", "1.A:2,"), msg("big@x", "Big", big))
+	put(t, filepath.Join(md, "cur", "2.B:2,"), "Status: RO\n"+msg("big@x", "Big", big))
+	put(t, filepath.Join(md, "cur", "3.C:2,"), msg("alone@x", "Alone", big))
+	res, err := Scan(context.Background(), []string{md}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashed := 0
+	for _, m := range res.Messages {
+		if m.HasBody {
+			hashed++
+		}
+	}
+	if hashed != 0 {
+		t.Fatalf("%d large bodies hashed in the header pass, want 0", hashed)
+	}
+	g, _, err := res.Duplicates(context.Background(), KeepOldest)
+	if err != nil || len(g) != 1 || len(g[0].Copies) != 2 {
+		t.Fatalf("groups %+v err %v", g, err)
+	}
+	for _, m := range res.Messages {
+		if m.MessageID == "alone@x" && m.HasBody {
+			t.Error("the message with a unique Message-ID was hashed")
+		}
+	}
+}
+
+func TestMboxReaderOffsets(t *testing.T) {
+	data := mboxOf(msg("a@x", "A", "one\n\nFrom the top\n"), msg("b@x", "B", "two\r\n"), msg("c@x", "C", "x\nFrom no blank line 10:00\n"))
+	mr := NewMboxReader(strings.NewReader(data))
+	var got []string
+	for {
+		env, body, err := mr.Next()
+		if err != nil {
+			break
+		}
+		b := new(strings.Builder)
+		if _, err := fmt.Fprint(b, readAll(t, body)); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(data[env.Offset:], env.From+"\n"+b.String()) || int64(len(env.From)+1+b.Len()) != env.Length {
+			t.Errorf("message %d: offset %d length %d do not frame its bytes", env.Index, env.Offset, env.Length)
+		}
+		got = append(got, fmt.Sprint(env.Index))
+	}
+	if strings.Join(got, ",") != "1,2,3" {
+		t.Errorf("split into %v, want 3 messages", got)
+	}
+}
+
+func readAll(t *testing.T, r interface{ Read([]byte) (int, error) }) string {
+	var b strings.Builder
+	buf := make([]byte, 7) // small reads cross every boundary
+	for {
+		n, err := r.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}
+
+func TestFromLineTime(t *testing.T) {
+	for i, tt := range []struct {
+		line string
+		want time.Time
+	}{
+		{"From a@b Mon Jan  2 15:04:05 2006", time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)},
+		{"From MAILER-DAEMON Wed Nov 28 22:40:10 2012 +0100", time.Date(2012, 11, 28, 21, 40, 10, 0, time.UTC)},
+		{"From a@b garbage", time.Time{}},
+	} {
+		if got := FromLineTime(tt.line); !got.Equal(tt.want) {
+			t.Errorf("FromLineTime(%q) #%d = %v, want %v", tt.line, i, got, tt.want)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	f := ParseFlags("123.M1.h:2,SRa")
+	if f.String() != "RSa" || f.Count() != 3 {
+		t.Errorf("flags %q count %d", f, f.Count())
+	}
+	if ParseFlags("123.M1.h") != 0 {
+		t.Error("a name without info has no flags")
+	}
+	keys := []string{(f | ParseFlags("x:2,F")).String()}
+	sort.Strings(keys)
+	if keys[0] != "FRSa" {
+		t.Errorf("merged flags %q", keys[0])
+	}
+}
