@@ -301,9 +301,7 @@ func (p *Parser) header(pr *Print) error {
 		}
 		flush()
 		fields++
-		fn := strings.ToLower(string(bytes.TrimRight(c[:colon], " \t")))
-		switch fn {
-		case "message-id", "from", "date", "subject", "to", "x-uidl":
+		if fn := interesting(bytes.TrimRight(c[:colon], " \t")); fn != "" {
 			name = fn
 			val = append(val[:0], c[colon+1:]...)
 		}
@@ -325,6 +323,19 @@ func (p *Parser) header(pr *Print) error {
 	}
 	pr.KeyHash = p.kd.Sum64()
 	return nil
+}
+
+var interestingFields = [...]string{"message-id", "from", "date", "subject", "to", "x-uidl"}
+
+// interesting returns the lower-case name of a field that identity uses,
+// or "" (without allocating: this runs for every header line).
+func interesting(name []byte) string {
+	for _, f := range interestingFields {
+		if len(name) == len(f) && bytes.EqualFold(name, []byte(f)) {
+			return f
+		}
+	}
+	return ""
 }
 
 // fieldName reports whether b is a legal RFC 5322 field name: printable
@@ -401,6 +412,7 @@ func (p *Parser) body() (int64, uint64, error) {
 	for {
 		data := p.buf[p.beg:p.end]
 		i := 0
+		run := 0 // start of a run of ordinary lines not yet hashed: one Write for all
 		for i < len(data) {
 			rest := data[i:]
 			nl := bytes.IndexByte(rest, '\n')
@@ -419,30 +431,54 @@ func (p *Parser) body() (int64, uint64, error) {
 				d.Write(rest)
 				midLine = true
 				i = len(data)
+				run = i
 				break
 			}
 			line := rest
+			next := len(data) // the last line has no LF: treat it as ended
 			if nl >= 0 {
 				line = rest[:nl]
-				i += nl + 1
-			} else {
-				i = len(data) // the last line has no LF: treat it as ended
+				next = i + nl + 1
 			}
-			if !midLine {
-				if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
-					blank++
-					continue
+			if midLine {
+				// The end of a line longer than the buffer (run == i here).
+				if heldCR && len(line) > 0 {
+					d.Write([]byte{'\r'}) // it was a bare CR inside the line
 				}
-				blank = p.writeBlank(blank)
-				line = line[skipQuote(line, 0):]
-			} else if heldCR && len(line) > 0 {
-				d.Write([]byte{'\r'}) // it was a bare CR inside the line
+				heldCR, midLine = false, false
+				line, _ = bytes.CutSuffix(line, []byte{'\r'})
+				d.Write(line)
+				d.Write(newlines[:1])
+				i, run = next, next
+				continue
 			}
-			heldCR, midLine = false, false
-			line, _ = bytes.CutSuffix(line, []byte{'\r'})
-			d.Write(line)
-			d.Write(newlines[:1])
+			if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+				d.Write(data[run:i])
+				blank++
+				i, run = next, next
+				continue
+			}
+			if blank > 0 {
+				blank = p.writeBlank(blank) // run == i: blank lines flushed it
+			}
+			if q := skipQuote(line, 0); q > 0 {
+				d.Write(data[run:i])
+				run = i + q
+			}
+			switch {
+			case nl < 0:
+				// The last line, without LF: hash it with one.
+				line, _ = bytes.CutSuffix(data[run:], []byte{'\r'})
+				d.Write(line)
+				d.Write(newlines[:1])
+				run = next
+			case line[len(line)-1] == '\r':
+				d.Write(data[run : i+nl-1]) // drop the CR of CRLF
+				run = i + nl
+			}
+			i = next
 		}
+		d.Write(data[run:i])
 		p.off += int64(i)
 		p.beg += i
 		if p.eof && p.beg >= p.end {
