@@ -10,6 +10,10 @@ import (
 	"syscall"
 )
 
+// testHookBeforeRename, when set by a test, runs just before the backup and
+// rename; an error simulates a failure at the last moment.
+var testHookBeforeRename func() error
+
 // BackupSuffix is appended to a state file's name to keep the previous
 // version when WriteFile replaces it.
 const BackupSuffix = ".popdedupe-bak"
@@ -111,6 +115,11 @@ func WriteFile(t Target, data []byte) (err error) {
 		return werr("stat temporary file", err)
 	} else if fi.Size() != int64(len(data)) {
 		return werr("size check", fmt.Errorf("wrote %d bytes, file has %d", len(data), fi.Size()))
+	}
+	if testHookBeforeRename != nil {
+		if err := testHookBeforeRename(); err != nil {
+			return werr("rename", err)
+		}
 	}
 	if exists {
 		if err := backup(path, path+BackupSuffix); err != nil {
