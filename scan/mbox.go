@@ -52,6 +52,16 @@ func NewMboxReader(r io.Reader) *MboxReader {
 	return &MboxReader{r: r, buf: make([]byte, mboxBufSize)}
 }
 
+// newMboxReaderSize returns a reader with a buffer fit for size bytes of
+// data (one message), so that opening one message does not cost 1 MiB.
+func newMboxReaderSize(r io.Reader, size int64) *MboxReader {
+	n := int64(mboxBufSize)
+	if size+16 < n {
+		n = max(size+16, 4096)
+	}
+	return &MboxReader{r: r, buf: make([]byte, n)}
+}
+
 func (m *MboxReader) fill() bool {
 	if m.eof {
 		return false

@@ -574,13 +574,11 @@ func (r *Result) Open(m *Message) (io.ReadCloser, error) {
 		return f, nil
 	}
 	sr := io.NewSectionReader(f, m.Offset, m.Size)
-	mr := NewMboxReader(sr)
-	env, body, err := mr.Next()
+	_, body, err := newMboxReaderSize(sr, m.Size).Next()
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("mbox message %d at offset %d: %w", m.Index, m.Offset, err)
 	}
-	_ = env
 	return struct {
 		io.Reader
 		io.Closer

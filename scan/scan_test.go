@@ -317,3 +317,29 @@ func TestFlags(t *testing.T) {
 		t.Errorf("merged flags %q", keys[0])
 	}
 }
+
+// Open returns exactly a message's stored bytes after its From_ line.
+func TestOpenMboxMessage(t *testing.T) {
+	big := msg("big@x", "Big", strings.Repeat("x", 3*mboxBufSize/2)+"\n")
+	data := mboxOf(msg("a@x", "A", "one\n"), big, msg("c@x", "C", "three\n"))
+	path := filepath.Join(t.TempDir(), "box")
+	put(t, path, data)
+	res, err := Scan(context.Background(), []string{path}, Options{})
+	if err != nil || len(res.Messages) != 3 {
+		t.Fatalf("scan: %v, %d messages", err, len(res.Messages))
+	}
+	for i := range res.Messages {
+		m := &res.Messages[i]
+		rc, err := res.Open(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := readAll(t, rc)
+		rc.Close()
+		framed := data[m.Offset : m.Offset+m.Size]
+		want := framed[strings.IndexByte(framed, '\n')+1:]
+		if got != want {
+			t.Errorf("message %d: Open returned %d bytes, want %d", m.Index, len(got), len(want))
+		}
+	}
+}
