@@ -68,9 +68,9 @@ func TestRebuildGetmailVanished(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0).UTC()
 	day := 24 * time.Hour
 	old := []Entry{
-		{UID: "edge", Seen: now.Add(-30 * day)},               // exactly 30 days: getmail keeps (age > 30 days drops)
-		{UID: "over", Seen: now.Add(-30*day - time.Second)},   // dropped
-		{UID: "young", Seen: now.Add(-time.Hour)},             // kept
+		{UID: "edge", Seen: now.Add(-30 * day)},             // exactly 30 days: getmail keeps (age > 30 days drops)
+		{UID: "over", Seen: now.Add(-30*day - time.Second)}, // dropped
+		{UID: "young", Seen: now.Add(-time.Hour)},           // kept
 		{UID: "notime"},                                       // no time: dropped
 		{UID: "bad uid", Seen: now},                           // illegal: dropped
 		{UID: "on-server", Seen: now.Add(-100 * day)},         // on the server, saved: kept whatever its age
