@@ -1,0 +1,170 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/popdedupe/popdedupe/report"
+	"github.com/popdedupe/popdedupe/scan"
+	"github.com/popdedupe/popdedupe/store"
+)
+
+// fetcher saves missing messages into the --fetch-missing target. During
+// retrieval a message's bytes go to a temporary file next to the target
+// (a Maildir's tmp/, or the mbox file's directory), so no message is
+// retrieved twice; commit then saves it durably with package store.
+type fetcher struct {
+	kind  fetchKind
+	path  string
+	tmp   string   // directory for temporary files
+	temps []string // temporary files still to remove
+	mbox  int      // messages in the mbox so far (for ordinals)
+}
+
+// newFetcher checks the target and prepares it: a new Maildir is created
+// (cur/, new/, tmp/, mode 0700), a new mbox file created empty (0600).
+// Nothing is created in a dry run.
+func newFetcher(spec string, apply bool) (*fetcher, string, error) {
+	kind, path, err := fetchTarget(spec)
+	if err != nil {
+		return nil, "", err
+	}
+	f := &fetcher{kind: kind, path: path}
+	switch kind {
+	case fetchMaildir:
+		f.tmp = filepath.Join(path, "tmp")
+		if fi, err := os.Stat(path); err == nil {
+			if !fi.IsDir() {
+				return nil, path, fmt.Errorf("%w: --fetch-missing %s is not a directory", ErrUsage, path)
+			}
+			if !scan.IsMaildir(path) {
+				if ents, _ := os.ReadDir(path); len(ents) > 0 {
+					return nil, path, fmt.Errorf("%w: --fetch-missing %s is a directory but not a Maildir (no cur/ and new/)", ErrUsage, path)
+				}
+			}
+		}
+		if !apply {
+			return f, path, nil
+		}
+		for _, sub := range []string{"", "cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(path, sub), 0o700); err != nil {
+				return nil, path, fmt.Errorf("reconcile: creating Maildir %s: %w", path, err)
+			}
+		}
+	case fetchMbox:
+		f.tmp = filepath.Dir(path)
+		fi, err := os.Lstat(path)
+		switch {
+		case err == nil && !fi.Mode().IsRegular():
+			return nil, path, fmt.Errorf("%w: --fetch-missing %s is not a regular file", ErrUsage, path)
+		case err == nil:
+			if fi.Size() > 0 {
+				if err := f.countMbox(); err != nil {
+					return nil, path, err
+				}
+			}
+		case errors.Is(err, os.ErrNotExist):
+			if !apply {
+				return f, path, nil
+			}
+			nf, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return nil, path, fmt.Errorf("reconcile: creating mbox: %w", err)
+			}
+			nf.Close()
+		default:
+			return nil, path, fmt.Errorf("reconcile: --fetch-missing: %w", err)
+		}
+	}
+	if apply {
+		// Fail now, before the login, if the target is not writable.
+		t, err := f.tempFile()
+		if err != nil {
+			return nil, path, err
+		}
+		t.Close()
+		os.Remove(t.Name())
+	}
+	return f, path, nil
+}
+
+// countMbox counts the messages of an existing mbox (refusing a file that
+// is not one), so that fetched messages get their ordinals.
+func (f *fetcher) countMbox() error {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return fmt.Errorf("reconcile: --fetch-missing: %w", err)
+	}
+	defer fh.Close()
+	mr := scan.NewMboxReader(fh)
+	for {
+		_, _, err := mr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reconcile: --fetch-missing %s: %w", f.path, err)
+		}
+		f.mbox++
+	}
+}
+
+// tempFile creates a temporary file for one retrieved message.
+func (f *fetcher) tempFile() (*os.File, error) {
+	t, err := os.CreateTemp(f.tmp, ".popdedupe-fetch-*")
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: temporary file for a fetched message: %w", err)
+	}
+	return t, nil
+}
+
+// commit saves the message in the temporary file tmp durably and returns
+// where it is. The temporary file is removed either way.
+func (f *fetcher) commit(tmp string, at time.Time) (report.Ref, error) {
+	defer f.drop(tmp)
+	src, err := os.Open(tmp)
+	if err != nil {
+		return report.Ref{}, err
+	}
+	defer src.Close()
+	switch f.kind {
+	case fetchMaildir:
+		p, err := store.DeliverMaildir(f.path, src, 0)
+		if err != nil {
+			return report.Ref{}, err
+		}
+		return report.Ref{Path: p}, nil
+	default:
+		if err := store.AppendMbox(f.path, src, "MAILER-DAEMON", at); err != nil {
+			return report.Ref{}, err
+		}
+		f.mbox++
+		return report.Ref{Path: f.path, Index: f.mbox}, nil
+	}
+}
+
+// drop removes one temporary file.
+func (f *fetcher) drop(tmp string) {
+	os.Remove(tmp)
+	for i, t := range f.temps {
+		if t == tmp {
+			f.temps = append(f.temps[:i], f.temps[i+1:]...)
+			break
+		}
+	}
+}
+
+// cleanup removes every temporary file left.
+func (f *fetcher) cleanup() {
+	if f == nil {
+		return
+	}
+	for _, t := range f.temps {
+		os.Remove(t)
+	}
+	f.temps = nil
+}
