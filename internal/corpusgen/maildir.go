@@ -65,18 +65,26 @@ func writeMaildir(dir string, opts Options, pp bool) (*Truth, error) {
 	tb := newTruth(g, format)
 	w := &worker{g: g}
 	queue := map[int]int{} // pid -> deliveries so far, for the Q<n> part
-	var msg, data, name []byte
-	for i := range g.opts.Messages {
-		p := g.plan(i)
-		gi := tb.message(&p)
+	var data, name []byte
+	a := startAhead(g, func(yield func(i, tag int) bool) {
+		for i := range g.opts.Messages {
+			if !yield(i, 0) {
+				return
+			}
+		}
+	})
+	defer a.close()
+	for j := range a.jobs {
+		p := &j.p
+		gi := tb.message(p)
 		if gi < 0 {
+			a.done(j)
 			continue
 		}
-		msg = w.message(msg[:0], &p)
-		uid := g.UID(i)
-		w.cps = g.copyPlans(w.cps[:0], &p)
-		for c := range w.cps {
-			cp := &w.cps[c]
+		msg := j.msg
+		uid := g.UID(p.i)
+		for c := range j.cps {
+			cp := &j.cps[c]
 			data = w.appendCopy(data[:0], msg, cp, uid, false, 0)
 			queue[cp.pid]++
 			folder := ""
@@ -120,6 +128,7 @@ func writeMaildir(dir string, opts Options, pp bool) (*Truth, error) {
 				Client: cp.client.String(), CRLF: cp.crlf, Flags: flags,
 			})
 		}
+		a.done(j)
 	}
 	return tb.t, nil
 }

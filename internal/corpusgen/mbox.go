@@ -44,11 +44,10 @@ func writeMbox(f *os.File, g *Generator) (*Truth, error) {
 	tb := newTruth(g, "mbox")
 	w := &worker{g: g}
 	n := g.opts.Messages
-	group := make([]int32, n)   // message -> group index, -1 when not saved
-	bursts := make([]uint16, n) // message -> bursts holding a re-download
+	group := make([]int32, n) // message -> group index, -1 when not saved
 	ordinal := 0
-	var msg, data []byte
-	put := func(p *plan, gi int, cp *copyPlan) error {
+	var data []byte
+	put := func(msg []byte, p *plan, gi int, cp *copyPlan) error {
 		uid := g.UID(p.i)
 		data = appendFromLine(data[:0], fromEnvelope(msg, cp), cp.time, cp.crlf)
 		head := len(data)
@@ -70,38 +69,53 @@ func writeMbox(f *os.File, g *Generator) (*Truth, error) {
 		})
 		return nil
 	}
-	for i := range n {
-		p := g.plan(i)
-		gi := tb.message(&p)
-		group[i] = int32(gi)
-		if gi < 0 {
-			continue
-		}
-		msg = w.message(msg[:0], &p)
-		w.cps = g.copyPlans(w.cps[:0], &p)
-		for _, cp := range w.cps[1:] {
-			bursts[i] |= 1 << cp.burst
-		}
-		if err := put(&p, gi, &w.cps[0]); err != nil {
-			return tb.t, err
-		}
-	}
-	for b := range g.bursts {
+	// Delivery order: every first download in server order, then each
+	// burst's re-downloads in server order. Messages are generated again
+	// for each burst that holds one of their copies.
+	a := startAhead(g, func(yield func(i, tag int) bool) {
+		bursts := make([]uint16, n) // message -> bursts holding a re-download
+		var cps []copyPlan
 		for i := range n {
-			if bursts[i]&(1<<b) == 0 {
-				continue
-			}
 			p := g.plan(i)
-			msg = w.message(msg[:0], &p)
-			w.cps = g.copyPlans(w.cps[:0], &p)
-			for c := 1; c < len(w.cps); c++ {
-				if w.cps[c].burst == b {
-					if err := put(&p, int(group[i]), &w.cps[c]); err != nil {
+			if p.copies > 1 {
+				cps = g.copyPlans(cps[:0], &p)
+				for _, cp := range cps[1:] {
+					bursts[i] |= 1 << cp.burst
+				}
+			}
+			if !yield(i, -1) {
+				return
+			}
+		}
+		for b := range g.bursts {
+			for i := range n {
+				if bursts[i]&(1<<b) != 0 && !yield(i, b) {
+					return
+				}
+			}
+		}
+	})
+	defer a.close()
+	for j := range a.jobs {
+		p := &j.p
+		if j.tag < 0 {
+			gi := tb.message(p)
+			group[p.i] = int32(gi)
+			if gi >= 0 {
+				if err := put(j.msg, p, gi, &j.cps[0]); err != nil {
+					return tb.t, err
+				}
+			}
+		} else {
+			for c := 1; c < len(j.cps); c++ {
+				if j.cps[c].burst == j.tag {
+					if err := put(j.msg, p, int(group[p.i]), &j.cps[c]); err != nil {
 						return tb.t, err
 					}
 				}
 			}
 		}
+		a.done(j)
 	}
 	if err := bw.Flush(); err != nil {
 		return tb.t, fmt.Errorf("corpusgen: %w", err)

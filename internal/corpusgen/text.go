@@ -17,12 +17,18 @@ func appendParagraph(dst []byte, r *rng, n int, prefix string, width int, utf8Ra
 	newSentence := true
 	sentenceLeft := r.between(5, 16)
 	for len(dst)-start < n {
+		// One draw per word: two 16-bit lanes for a skewed word index,
+		// 8 bits for the comma, 24 bits for the UTF-8 choice.
+		x := r.u64()
 		var word string
-		if utf8Rate > 0 && r.chance(utf8Rate) {
-			word = pick(r, utf8Words)
+		if utf8Rate > 0 && float64(x>>40)*(1.0/(1<<24)) < utf8Rate {
+			word = utf8Words[(x&0xffff)*uint64(len(utf8Words))>>16]
 		} else {
-			word = words[r.skewed(len(words))]
+			a := (x & 0xffff) * uint64(len(words)) >> 16
+			b := (x >> 16 & 0xffff) * uint64(len(words)) >> 16
+			word = words[min(a, b)]
 		}
+		comma := x>>32&0xff < 21 // about 1 in 12
 		wl := len(word) + 1
 		if col > len(prefix) && col+wl > width {
 			dst = append(dst, '\n')
@@ -46,7 +52,7 @@ func appendParagraph(dst []byte, r *rng, n int, prefix string, width int, utf8Ra
 			col++
 			newSentence = true
 			sentenceLeft = r.between(5, 16)
-		} else if r.intn(12) == 0 {
+		} else if comma {
 			dst = append(dst, ',')
 			col++
 		}
