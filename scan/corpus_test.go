@@ -112,7 +112,7 @@ func TestRealCorpusDedupe(t *testing.T) {
 		for _, i := range g.Copies {
 			m := &res.Messages[i]
 			if m.Index == 0 {
-				nm := strings.TrimSuffix(strings.TrimSuffix(m.Name, "a:2,S"), "b")
+				nm := strings.TrimSuffix(strings.TrimSuffix(res.Name(m), "a:2,S"), "b")
 				keys[origKey[nm]] = true
 				inGroup[nm] = len(g.Copies)
 			}

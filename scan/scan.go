@@ -68,9 +68,12 @@ type Source struct {
 type Message struct {
 	Source    int32  // index into Result.Sources
 	Index     int32  // mbox ordinal from 1; 0 for Maildir
-	Name      string // Maildir: the file name under Sub; mbox: ""
-	Sub       uint8  // Maildir: 0 = cur, 1 = new
+	nameOff   uint32 // the Maildir file name in Result's arena (see Name)
+	nameLen   uint16
+	Sub       uint8 // Maildir: 0 = cur, 1 = new
 	HasBody   bool
+	xuidlOff  uint32 // the X-UIDL value in Result's arena (see XUIDL)
+	xuidlLen  uint16
 	Flags     Flags // Maildir info flags
 	Offset    int64 // mbox: offset of the From_ line
 	Size      int64 // bytes on disk (mbox: From_ line to next message)
@@ -78,7 +81,6 @@ type Message struct {
 	MessageID string
 	KeyHash   uint64
 	BodyHash  uint64
-	XUIDL     string
 }
 
 // Skipped is a message that could not be read or fingerprinted.
@@ -95,6 +97,25 @@ type Result struct {
 	Messages []Message
 	Skipped  []Skipped
 	Bytes    int64 // bytes of all messages read
+
+	strs arena // Maildir names and X-UIDL values of the records
+}
+
+// XUIDL returns the value of m's X-UIDL header (a POP3 client's note of
+// the server UIDL it came from), or "".
+func (r *Result) XUIDL(m *Message) string { return r.strs.get(strRef{m.xuidlOff, m.xuidlLen}) }
+
+// Name returns a Maildir message's file name (under cur/ or new/), or ""
+// for an mbox message.
+func (r *Result) Name(m *Message) string { return r.strs.get(strRef{m.nameOff, m.nameLen}) }
+
+func (r *Result) setPrint(m *Message, pr fingerprint.Print) {
+	m.MessageID, m.KeyHash = r.strs.str(pr.MessageID), pr.KeyHash
+	m.BodyHash, m.HasBody = pr.BodyHash, pr.HasBody
+	if pr.XUIDL != "" && m.xuidlLen == 0 {
+		ref := r.strs.add(pr.XUIDL)
+		m.xuidlOff, m.xuidlLen = ref.off, ref.n
+	}
 }
 
 // Progress receives counts as the scan goes; it must be safe for
@@ -116,7 +137,7 @@ func (r *Result) Path(m *Message) string {
 	if s.Kind == Mbox {
 		return s.Path
 	}
-	return filepath.Join(s.Path, subdirs[m.Sub], m.Name)
+	return filepath.Join(s.Path, subdirs[m.Sub], r.Name(m))
 }
 
 // Kind returns the kind of m's source.
@@ -279,7 +300,8 @@ func (r *Result) list() error {
 					s.Skipped++
 					continue
 				}
-				r.Messages = append(r.Messages, Message{Source: int32(si), Name: n, Sub: uint8(sub), Flags: ParseFlags(n)})
+				ref := r.strs.add(n)
+				r.Messages = append(r.Messages, Message{Source: int32(si), nameOff: ref.off, nameLen: ref.n, Sub: uint8(sub), Flags: ParseFlags(n)})
 			}
 		}
 	}
@@ -335,7 +357,7 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 			if r.Sources[si].Kind != Mbox {
 				continue
 			}
-			msgs, skipped, err := readMbox(ctx, p, r.Sources[si].Path, int32(si), opts.Progress)
+			msgs, skipped, err := r.readMbox(ctx, p, r.Sources[si].Path, int32(si), opts.Progress)
 			if err != nil && mboxErr == nil {
 				mboxErr = err
 			}
@@ -368,7 +390,10 @@ feed:
 			kept = append(kept, r.Messages[i])
 		}
 	}
-	r.Messages = append(kept, mboxMsgs...)
+	// One exact allocation: append's spare capacity would cost up to a
+	// whole record per message.
+	all := make([]Message, 0, len(kept)+len(mboxMsgs))
+	r.Messages = append(append(all, kept...), mboxMsgs...)
 	for i := range mboxMsgs {
 		total += mboxMsgs[i].Size
 	}
@@ -396,18 +421,13 @@ func (r *Result) readMaildir(p *fingerprint.Parser, m *Message, full bool) error
 		return errors.New("not a regular file")
 	}
 	m.Size = fi.Size()
-	m.Arrival = arrival(m.Name, fi.ModTime())
+	m.Arrival = arrival(r.Name(m), fi.ModTime())
 	pr, err := p.Sum(f, fi.Size(), full)
 	if err != nil {
 		return err
 	}
-	m.setPrint(pr)
+	r.setPrint(m, pr)
 	return nil
-}
-
-func (m *Message) setPrint(pr fingerprint.Print) {
-	m.MessageID, m.KeyHash, m.XUIDL = pr.MessageID, pr.KeyHash, pr.XUIDL
-	m.BodyHash, m.HasBody = pr.BodyHash, pr.HasBody
 }
 
 // arrival is the delivery time of a Maildir message: the seconds that
@@ -422,7 +442,7 @@ func arrival(name string, mtime time.Time) int64 {
 }
 
 // readMbox fingerprints every message of one mbox file in one pass.
-func readMbox(ctx context.Context, p *fingerprint.Parser, path string, src int32, prog Progress) ([]Message, []Skipped, error) {
+func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path string, src int32, prog Progress) ([]Message, []Skipped, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, []Skipped{{Path: path, Reason: "cannot read: " + err.Error()}}, nil
@@ -467,7 +487,7 @@ func readMbox(ctx context.Context, p *fingerprint.Parser, path string, src int32
 			skipped = append(skipped, Skipped{Path: path, Index: env.Index, Reason: perr.Error()})
 			continue
 		}
-		m.setPrint(pr)
+		r.setPrint(&m, pr)
 		msgs = append(msgs, m)
 	}
 	return msgs, skipped, nil
@@ -559,7 +579,7 @@ func (r *Result) rehash(p *fingerprint.Parser, m *Message) error {
 	if pr.MessageID != m.MessageID || pr.KeyHash != m.KeyHash {
 		return errors.New("message changed while it was being scanned")
 	}
-	m.setPrint(pr)
+	r.setPrint(m, pr)
 	return nil
 }
 

@@ -118,6 +118,18 @@ func TestScanIncident(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("groups:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	xuidls := 0
+	for i := range res.Messages {
+		if u := res.XUIDL(&res.Messages[i]); u != "" {
+			xuidls++
+			if u != "0001" || res.Messages[i].Sub != 1 {
+				t.Errorf("X-UIDL %q on %s, want 0001 on the copy in new/", u, res.Path(&res.Messages[i]))
+			}
+		}
+	}
+	if xuidls != 1 {
+		t.Errorf("%d messages with X-UIDL, want 1", xuidls)
+	}
 	if len(conflicts) != 1 || conflicts[0].MessageID != "d@example.org" || len(conflicts[0].Copies) != 2 {
 		t.Errorf("conflicts = %+v, want d@example.org with 2 copies", conflicts)
 	}
