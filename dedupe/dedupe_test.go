@@ -135,7 +135,7 @@ func TestIncident(t *testing.T) {
 		{"inbox.mbox#1", dedupe.Keep},
 		{"inbox.mbox#3", dedupe.Quarantine},
 		{"inbox.mbox#5", dedupe.Quarantine},
-		{"broken.mbox#1", dedupe.Keep},       // its mbox has an unreadable message
+		{"broken.mbox#1", dedupe.Keep},          // its mbox has an unreadable message
 		{"1000000010.C1.host:2,S", dedupe.Keep}, // conflict
 		{"1000000011.C2.host:2,", dedupe.Keep},  // conflict
 		{"1000000021.D2.host:2,ST", dedupe.Quarantine},

@@ -60,21 +60,21 @@ func Incident(t testing.TB, dir string) []string {
 	m8 := Msg("", "no id", "a message without Message-ID\n")
 	md := "Maildir/"
 	Write(t, dir, map[string]string{
-		md + "cur/1000000001.A1.host:2,S":            m1,
-		md + "new/1000000050.A2.host":                m1,
-		md + "cur/1000000060.A3.host:2,RS":           m1,
-		md + "cur/1000000002.B1.host:2,":             m2,
-		md + ".Archive/cur/1000000070.B2.host:2,Fa":  m2,
-		md + ".Archive/new/.keep":                    "",
-		md + "cur/1000000003.BAD.host:2,S":           "From: x\nbad header line without colon\x00\n",
-		md + "cur/1000000010.C1.host:2,S":            m6a,
-		md + "cur/1000000011.C2.host:2,":             m6a,
-		md + "cur/1000000012.C3.host:2,S":            m6b,
-		md + "cur/1000000020.D1.host:2,":             m7,
-		md + "cur/1000000021.D2.host:2,ST":           m7,
-		md + "cur/1000000030.E1.host:2,S":            m8,
-		md + "new/1000000031.E2.host":                m8,
-		md + "cur/1000000040.F1.host:2,S":            m5,
+		md + "cur/1000000001.A1.host:2,S":           m1,
+		md + "new/1000000050.A2.host":               m1,
+		md + "cur/1000000060.A3.host:2,RS":          m1,
+		md + "cur/1000000002.B1.host:2,":            m2,
+		md + ".Archive/cur/1000000070.B2.host:2,Fa": m2,
+		md + ".Archive/new/.keep":                   "",
+		md + "cur/1000000003.BAD.host:2,S":          "From: x\nbad header line without colon\x00\n",
+		md + "cur/1000000010.C1.host:2,S":           m6a,
+		md + "cur/1000000011.C2.host:2,":            m6a,
+		md + "cur/1000000012.C3.host:2,S":           m6b,
+		md + "cur/1000000020.D1.host:2,":            m7,
+		md + "cur/1000000021.D2.host:2,ST":          m7,
+		md + "cur/1000000030.E1.host:2,S":           m8,
+		md + "new/1000000031.E2.host":               m8,
+		md + "cur/1000000040.F1.host:2,S":           m5,
 		"inbox.mbox": "From alice@example.org Mon Mar 10 09:00:00 2025\n" + m3 + "\n" +
 			"From alice@example.org Mon Mar 10 09:05:00 2025\n" + strings.Replace(m2, "\nFrom the start", "\n>From the start", 1) + "\n" +
 			"From alice@example.org Mon Mar 10 09:10:00 2025\n" + m3 + "\n" +
