@@ -67,9 +67,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	maildir := fs.String("maildir", "", "write a Maildir at `DIR` (must not exist or be empty)")
 	maildirPP := fs.String("maildirpp", "", "write a Maildir++ tree at `DIR` (must not exist or be empty)")
 	mbox := fs.String("mbox", "", "write an mbox at `FILE` (must not exist)")
+	server := fs.String("server", "", "write the server's messages as a Dovecot Maildir at `DIR` (with a dovecot-uidlist giving the UIDLs)")
 	truth := fs.String("truth", "", "write the truth as JSON to `FILE`")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: popdedupe-gen [flags] -maildir DIR | -maildirpp DIR | -mbox FILE\n\n"+
+		fmt.Fprintf(stderr, "Usage: popdedupe-gen [flags] -maildir DIR | -maildirpp DIR | -mbox FILE | -server DIR\n\n"+
 			"Writes a deterministic POP3 duplicate-download incident.\n"+
 			"Exit codes: 0 success, 1 failure, 2 usage error.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -83,8 +84,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
-	if *maildir == "" && *maildirPP == "" && *mbox == "" {
-		return usageError{errors.New("nothing to write: give -maildir, -maildirpp or -mbox")}
+	if *maildir == "" && *maildirPP == "" && *mbox == "" && *server == "" {
+		return usageError{errors.New("nothing to write: give -maildir, -maildirpp, -mbox or -server")}
 	}
 	g, err := corpusgen.New(o)
 	if err != nil {
@@ -93,7 +94,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var tf truthFile
 	start := time.Now()
 	var total int64
-	var first *corpusgen.Truth
 	for _, s := range []struct {
 		path  string
 		write func(string, corpusgen.Options) (*corpusgen.Truth, error)
@@ -112,9 +112,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		*s.dst = t
-		if first == nil {
-			first = t
-		}
 		total += t.Bytes
 		unit := "files"
 		if t.Format == "mbox" {
@@ -124,9 +121,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 			t.Format, s.path, t.Copies, unit, mb(t.Bytes), t.Duplicates, dupGroups(t), len(t.Conflicts), t.NoMessageID,
 			rate(t.Bytes, time.Since(t0)))
 	}
-	fmt.Fprintf(stdout, "server    %s: %d messages, %d saved locally, %d not, %d re-download bursts from %s\n",
-		g.Owner(), first.Messages, len(first.SavedUIDs), len(first.UnsavedUIDs), len(first.Bursts),
-		first.Options.Start.Format(time.RFC3339))
+	if *server != "" {
+		t0 := time.Now()
+		n, err := corpusgen.WriteServerMaildir(*server, o)
+		if err != nil {
+			return err
+		}
+		total += n
+		fmt.Fprintf(stdout, "%-9s %s: %d files, %s (%s)\n", "server", *server, o.Messages, mb(n), rate(n, time.Since(t0)))
+	}
+	saved := 0
+	for m := 0; m < g.Len(); m++ {
+		if g.Saved(m) {
+			saved++
+		}
+	}
+	fmt.Fprintf(stdout, "incident  %s: %d messages on the server, %d saved locally, %d not, %d re-download bursts from %s\n",
+		g.Owner(), g.Len(), saved, g.Len()-saved, len(g.Bursts()), g.Options().Start.Format(time.RFC3339))
 	if *truth != "" {
 		b, err := json.Marshal(tf)
 		if err != nil {

@@ -16,7 +16,7 @@ func TestRun(t *testing.T) {
 	var out, errb bytes.Buffer
 	args := []string{"-seed", "5", "-messages", "120", "-dup-share", "0.6", "-quoting", "mboxo",
 		"-maildir", filepath.Join(dir, "Maildir"), "-mbox", filepath.Join(dir, "inbox"),
-		"-truth", filepath.Join(dir, "truth.json")}
+		"-truth", filepath.Join(dir, "truth.json"), "-server", filepath.Join(dir, "srv")}
 	if err := run(args, &out, &errb); err != nil {
 		t.Fatalf("run: %v\n%s", err, errb.String())
 	}
@@ -47,7 +47,7 @@ func TestRun(t *testing.T) {
 	if files != tf.Maildir.Copies {
 		t.Errorf("%d files written, truth says %d", files, tf.Maildir.Copies)
 	}
-	for _, want := range []string{"maildir", "mbox", "120 messages", "truth"} {
+	for _, want := range []string{"maildir", "mbox", "120 messages", "truth", "server"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}

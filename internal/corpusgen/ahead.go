@@ -3,7 +3,7 @@ package corpusgen
 // job is one generated server message on its way to a writer.
 type job struct {
 	p   plan
-	msg []byte     // server copy; empty when p.saved is false
+	msg []byte     // server copy (see startAhead)
 	cps []copyPlan // plans of its local copies
 	tag int        // the writer's own mark (mbox: -1 first downloads, else a burst)
 }
@@ -20,8 +20,9 @@ type ahead struct {
 const aheadJobs = 32
 
 // startAhead starts generating the messages that list yields as (index,
-// tag) pairs; list runs in the generating goroutine.
-func startAhead(g *Generator, list func(yield func(i, tag int) bool)) *ahead {
+// tag) pairs; list runs in the generating goroutine. Messages without
+// local copies get their bytes only when all is set.
+func startAhead(g *Generator, all bool, list func(yield func(i, tag int) bool)) *ahead {
 	a := &ahead{
 		jobs: make(chan *job, aheadJobs/2),
 		free: make(chan *job, aheadJobs),
@@ -43,8 +44,10 @@ func startAhead(g *Generator, list func(yield func(i, tag int) bool)) *ahead {
 			j.p = g.plan(i)
 			j.tag = tag
 			j.msg, j.cps = j.msg[:0], j.cps[:0]
-			if j.p.saved {
+			if j.p.saved || all {
 				j.msg = w.message(j.msg, &j.p)
+			}
+			if j.p.saved {
 				j.cps = g.copyPlans(j.cps, &j.p)
 			}
 			select {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"math"
 	"os"
@@ -641,5 +642,60 @@ func TestBadOptions(t *testing.T) {
 	}
 	if _, err := New(Options{Messages: 1}); err != nil {
 		t.Errorf("New with defaults: %v", err)
+	}
+}
+
+func TestServerMaildir(t *testing.T) {
+	opts := smallOptions(15, 120)
+	dir := filepath.Join(t.TempDir(), "srv")
+	n, err := WriteServerMaildir(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := ServerMessages(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := os.ReadFile(filepath.Join(dir, "dovecot-uidlist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(list), "\n"), "\n")
+	if len(lines) != len(msgs)+1 {
+		t.Fatalf("dovecot-uidlist has %d lines for %d messages", len(lines), len(msgs))
+	}
+	var validity, next uint64
+	var guid string
+	if _, err := fmt.Sscanf(lines[0], "3 V%d N%d G%s", &validity, &next, &guid); err != nil || len(guid) != 32 || strings.Trim(guid, "0") == "" {
+		t.Fatalf("bad uidlist header %q: %v", lines[0], err)
+	}
+	var total int64
+	for k, m := range msgs {
+		var uid uint64
+		var name string
+		if _, err := fmt.Sscanf(lines[k+1], "%d :%s", &uid, &name); err != nil {
+			t.Fatalf("uidlist line %q: %v", lines[k+1], err)
+		}
+		// Dovecot's UIDL: %08Xu%08Xv.
+		if got := strconv.FormatUint(uid|1<<32, 16)[1:] + strconv.FormatUint(validity|1<<32, 16)[1:]; got != m.UID {
+			t.Errorf("message %d: uidlist gives UIDL %s, ServerMessages %s", k, got, m.UID)
+		}
+		if uid >= next {
+			t.Errorf("UID %d not below N%d", uid, next)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "cur", name+":2,"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, m.Body) {
+			t.Errorf("message %d: file differs from ServerMessages", k)
+		}
+		if !strings.Contains(name, ",S="+strconv.Itoa(len(b))+",W="+strconv.Itoa(len(b)+bytes.Count(b, []byte("\n")))) {
+			t.Errorf("message %d: name %q has wrong S= or W=", k, name)
+		}
+		total += int64(len(b))
+	}
+	if total != n {
+		t.Errorf("WriteServerMaildir returned %d bytes, files hold %d", n, total)
 	}
 }

@@ -174,7 +174,7 @@ func (g *Generator) Owner() string { return g.owner.addr }
 // %08Xu%08Xv: the IMAP UID and the UIDVALIDITY in 8 hex digits each. UIDs
 // rise with i and have gaps, as after earlier expunges.
 func (g *Generator) UID(i int) string {
-	u := uint32(1 + 3*i + int(splitmix64(uint64(i)^uint64(g.opts.Seed))%3))
+	u := g.imapUID(i)
 	var b [16]byte
 	const hex = "0123456789abcdef"
 	for k := 7; k >= 0; k-- {
@@ -183,6 +183,11 @@ func (g *Generator) UID(i int) string {
 		u >>= 4
 	}
 	return string(b[:])
+}
+
+// imapUID is message i's IMAP UID: rising, with gaps.
+func (g *Generator) imapUID(i int) uint32 {
+	return uint32(1 + 3*i + int(splitmix64(uint64(i)^uint64(g.opts.Seed))%3))
 }
 
 // kind is the MIME shape of a message.
@@ -429,6 +434,12 @@ func (g *Generator) copyPlans(dst []copyPlan, p *plan) []copyPlan {
 	}
 	return dst
 }
+
+// Saved reports whether local stores hold copies of message i.
+func (g *Generator) Saved(i int) bool { return g.plan(i).saved }
+
+// Copies returns how many local copies message i has (0 when not saved).
+func (g *Generator) Copies(i int) int { return g.plan(i).copies }
 
 // ServerMessage is the server's copy of one distinct message.
 type ServerMessage struct {

@@ -66,7 +66,7 @@ func writeMaildir(dir string, opts Options, pp bool) (*Truth, error) {
 	w := &worker{g: g}
 	queue := map[int]int{} // pid -> deliveries so far, for the Q<n> part
 	var data, name []byte
-	a := startAhead(g, func(yield func(i, tag int) bool) {
+	a := startAhead(g, false, func(yield func(i, tag int) bool) {
 		for i := range g.opts.Messages {
 			if !yield(i, 0) {
 				return

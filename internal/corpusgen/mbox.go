@@ -72,7 +72,7 @@ func writeMbox(f *os.File, g *Generator) (*Truth, error) {
 	// Delivery order: every first download in server order, then each
 	// burst's re-downloads in server order. Messages are generated again
 	// for each burst that holds one of their copies.
-	a := startAhead(g, func(yield func(i, tag int) bool) {
+	a := startAhead(g, false, func(yield func(i, tag int) bool) {
 		bursts := make([]uint16, n) // message -> bursts holding a re-download
 		var cps []copyPlan
 		for i := range n {
