@@ -34,7 +34,7 @@ func Execute(ctx context.Context, p *Plan, m *store.Mutator, command string) (*O
 	if err := m.StartRun(run); err != nil {
 		return out, err
 	}
-	if err := store.Recover(p.Mboxes); err != nil {
+	if err := Recover(res); err != nil {
 		return out, err
 	}
 	// Where each kept copy is now: flag merges rename Maildir files, mbox
@@ -102,6 +102,20 @@ func Execute(ctx context.Context, p *Plan, m *store.Mutator, command string) (*O
 		shiftOffsets(loc, res, si, req.Remove)
 	}
 	return out, nil
+}
+
+// Recover cleans up after a crashed run on every mbox of res (a dot-lock
+// left by a dead popdedupe, a half-written new version), so that mail
+// programs are not kept waiting. Execute calls it; call it also when an
+// applied run finds nothing to do.
+func Recover(res *scan.Result) error {
+	var mboxes []string
+	for _, s := range res.Sources {
+		if s.Kind == scan.Mbox {
+			mboxes = append(mboxes, s.Path)
+		}
+	}
+	return store.Recover(mboxes)
 }
 
 // shiftOffsets moves the recorded offsets of kept copies in a rewritten
