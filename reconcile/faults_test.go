@@ -389,7 +389,7 @@ func TestEndpoint(t *testing.T) {
 		{"::1", TLSImplicit, "::1", 995, TLSImplicit},
 	} {
 		o := Options{Server: tt.server, TLS: tt.mode}
-		h, p, m, err := o.endpoint()
+		h, p, m, err := o.Endpoint()
 		if err != nil || h != tt.host || p != tt.port || m != tt.eff {
 			t.Errorf("#%d %q %s: %q %d %s %v; want %q %d %s", i, tt.server, tt.mode, h, p, m, err, tt.host, tt.port, tt.eff)
 		}

@@ -34,9 +34,10 @@ type srvMsg struct {
 	haveHdr  bool
 	haveFull bool
 	needFull bool
-	failed   string // why it could not be inspected
-	tmp      string // temporary file holding the retrieved message (fetch)
-	wantTmp  bool   // keep the retrieved bytes for a possible fetch
+	ev       *Evidence // how the full copy compares (also kept for missing ones)
+	failed   string    // why it could not be inspected
+	tmp      string    // temporary file holding the retrieved message (fetch)
+	wantTmp  bool      // keep the retrieved bytes for a possible fetch
 }
 
 func (m *srvMsg) print() (fingerprint.Print, bool) {
@@ -423,10 +424,11 @@ func (r *runner) classify(li *localIndex) {
 			continue
 		}
 		key := pr.Key()
-		m.Evidence = &Evidence{Match: "message-id+body", BodyHash: fmt.Sprintf("%016x", pr.BodyHash)}
+		m.ev = &Evidence{Match: "message-id+body", BodyHash: fmt.Sprintf("%016x", pr.BodyHash)}
 		if pr.MessageID == "" {
-			m.Evidence.Match = "headers+body"
+			m.ev.Match = "headers+body"
 		}
+		m.Evidence = m.ev
 		if first, ok := firstByKey[key]; ok {
 			m.ServerDuplicateOf = first.UIDL
 		} else {
@@ -454,6 +456,7 @@ func (r *runner) classify(li *localIndex) {
 			continue
 		}
 		m.Verdict = Missing
+		m.Evidence = nil
 	}
 	// Server copies of a missing message share its fate: only the first
 	// is fetched; the others are then saved by that copy.

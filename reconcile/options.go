@@ -176,8 +176,9 @@ func (o *Options) now() time.Time {
 	return time.Now()
 }
 
-// endpoint returns host, port and the effective TLS mode.
-func (o *Options) endpoint() (host string, port int, mode TLSMode, err error) {
+// Endpoint returns the host, the port and the effective TLS mode of
+// Options.Server (see TLSAuto for the defaults).
+func (o *Options) Endpoint() (host string, port int, mode TLSMode, err error) {
 	mode = o.TLS
 	if mode == "" {
 		mode = TLSAuto
@@ -219,7 +220,7 @@ func (o *Options) endpoint() (host string, port int, mode TLSMode, err error) {
 }
 
 func (o *Options) check() error {
-	if _, _, _, err := o.endpoint(); err != nil {
+	if _, _, _, err := o.Endpoint(); err != nil {
 		return err
 	}
 	if err := secret.CheckUser(o.User); err != nil {

@@ -172,6 +172,7 @@ func (r *runner) execute(ctx context.Context) error {
 				continue
 			}
 			m.Verdict = Saved
+			m.Evidence = m.ev // the same identity as the fetched copy
 			m.Local = first.Local
 			m.LocalCopies = 1
 			m.Arrival = first.Arrival
@@ -211,11 +212,16 @@ func (r *runner) commitFetch(m *srvMsg) error {
 		return err
 	}
 	m.Verdict = Fetched
+	m.Evidence = &Evidence{Match: matchFetched, BodyHash: m.ev.BodyHash}
 	m.Local = &ref
 	m.LocalCopies = 1
 	m.Arrival = at.Unix()
 	return nil
 }
+
+// matchFetched is the evidence of a message saved by this run from the
+// server copy itself.
+const matchFetched = "fetched"
 
 // Journal operations written by reconcile.
 const (
@@ -239,6 +245,9 @@ func deletable(m *srvMsg) error {
 	}
 	if m.Evidence == nil || m.Evidence.Match == "" {
 		return errors.New("no evidence recorded")
+	}
+	if (m.Verdict == Fetched) != (m.Evidence.Match == matchFetched) {
+		return errors.New("evidence does not fit the verdict")
 	}
 	if m.Evidence.Match != matchWeak && !m.haveFull {
 		return errors.New("the server copy was not read in full")

@@ -33,7 +33,7 @@ func (s *session) facts() {
 // connect dials, secures the connection per the TLS policy and logs in.
 // Every failure closes the connection without QUIT.
 func connect(ctx context.Context, o *Options, res *Result) (*session, error) {
-	host, port, mode, err := o.endpoint()
+	host, port, mode, err := o.Endpoint()
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ type stateJob struct {
 // that cannot be used stops the run before the login.
 func (r *runner) prepareState() (*stateJob, error) {
 	o := r.o
-	host, port, _, err := o.endpoint()
+	host, port, _, err := o.Endpoint()
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/popdedupe/popdedupe/internal/secret"
+	"github.com/popdedupe/popdedupe/journal"
+	"github.com/popdedupe/popdedupe/reconcile"
+	"github.com/popdedupe/popdedupe/report"
+	"github.com/popdedupe/popdedupe/scan"
+	"github.com/popdedupe/popdedupe/uidlstate"
+)
+
+func init() {
+	register(&command{name: "reconcile", summary: "identify server messages against local stores in one POP3 session; delete saved, fetch missing", run: runReconcile})
+}
+
+// stateFlag is --state FORMAT:PATH.
+type stateFlag struct{ t *uidlstate.Target }
+
+func (s *stateFlag) String() string {
+	if s.t == nil {
+		return ""
+	}
+	return s.t.String()
+}
+
+func (s *stateFlag) Set(v string) error {
+	t, err := uidlstate.ParseTarget(v)
+	if err != nil {
+		return err
+	}
+	s.t = &t
+	return nil
+}
+
+// reconcileJSON is the --json object: the shared header, then the result.
+type reconcileJSON struct {
+	Version int      `json:"version"`
+	Command string   `json:"command"`
+	Stores  []string `json:"stores"`
+	*reconcile.Result
+	LocalMessages int              `json:"local_messages"`
+	Skipped       []report.Skipped `json:"skipped"`
+	Journal       string           `json:"journal,omitempty"`
+	Error         string           `json:"error,omitempty"`
+	ExitCode      int              `json:"exit_code"`
+}
+
+const reconcileExample = `export POPDEDUPE_PASSWORD=...        # or --password-file FILE, or ~/.netrc
+popdedupe reconcile --server pop.example.net --user alice ~/Maildir                       # dry run: the plan
+popdedupe reconcile --server pop.example.net --user alice --delete-saved --apply ~/Maildir
+popdedupe reconcile --server pop.example.net --user alice --fetch-missing ~/Maildir/.Recovered --delete-saved --apply ~/Maildir
+popdedupe reconcile --server pop.example.net --user alice --state fetchmail:~/.fetchids --apply ~/Maildir
+
+Exit codes: 0 applied (or nothing to do), 1 failed, 2 usage error, 3 dry run with work to do,
+4 done but some local messages were skipped.`
+
+func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("reconcile", "--server HOST[:PORT] --user NAME [flags] STORE...", reconcileExample, stderr)
+	var (
+		o            reconcile.Options
+		passwordFile string
+		caFile       string
+		state        stateFlag
+		traceFile    string
+		jsonOut      bool
+		verbose      bool
+		quiet        bool
+		progress     progressMode = "auto"
+		jobs         int
+	)
+	o.TLS, o.Match = reconcile.TLSAuto, reconcile.MatchFull
+	fs.StringVar(&o.Server, "server", "", "POP3 server HOST[:PORT] (port default: 995 for --tls auto|implicit, else 110)")
+	fs.StringVar(&o.User, "user", "", "POP3 user name")
+	fs.StringVar(&passwordFile, "password-file", "", "read the password from FILE (mode 0600); else POPDEDUPE_PASSWORD, ~/.netrc, or a prompt on a terminal")
+	fs.Var(&o.TLS, "tls", "auto (implicit TLS on 995, else STLS when offered, else plain only to loopback), implicit, starttls or none")
+	fs.BoolVar(&o.AllowPlaintext, "allow-plaintext", false, "allow sending the password in clear to a non-loopback address")
+	fs.StringVar(&caFile, "ca", "", "verify the server certificate against the CA certificates in FILE (PEM)")
+	fs.BoolVar(&o.DeleteSaved, "delete-saved", false, "delete server messages verified saved locally (with --apply)")
+	fs.StringVar(&o.FetchMissing, "fetch-missing", "", "save messages missing locally into this Maildir or mbox file (maildir:PATH, mbox:PATH to say which) before deleting")
+	fs.Var(&state, "state", "rebuild the client's UIDL state FORMAT:PATH (fetchmail, getmail, mpop, thunderbird, claws, json); dry run prints the diff")
+	fs.StringVar(&o.PollName, "poll-name", "", "fetchmail poll name, when it is not the server host")
+	fs.BoolVar(&o.Apply, "apply", false, "act: fetch, delete, write the state file (default: dry run, read-only)")
+	fs.Var(&o.Match, "match", "evidence for \"saved\": full (default: whole server copy hashed) or message-id (weaker: header and size only)")
+	fs.DurationVar(&o.CommandTimeout, "timeout", 60*time.Second, "give up when the server makes no progress for this long")
+	fs.StringVar(&traceFile, "trace", "", "write the POP3 dialogue to FILE (passwords masked)")
+	fs.BoolVar(&jsonOut, "json", false, "print one JSON object (every server message with its verdict, and the session facts)")
+	fs.BoolVar(&verbose, "verbose", false, "list every server message in the text output")
+	fs.BoolVar(&quiet, "quiet", false, "print nothing but errors and the result")
+	fs.Var(&progress, "progress", "progress bar on stderr while scanning: auto, always or never")
+	fs.IntVar(&jobs, "jobs", 8, "local files read in parallel")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if o.Server == "" || o.User == "" {
+		fs.Usage()
+		return usageErrorf("--server and --user are required")
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return usageErrorf("name at least one STORE holding the local copies (a Maildir, a Maildir++ root, an mbox file, or a directory of them)")
+	}
+	if err := secret.CheckUser(o.User); err != nil {
+		return usageErrorf("--user: %v", err)
+	}
+	host, _, _, err := o.Endpoint()
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return usageErrorf("--ca: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return usageErrorf("--ca %s: no PEM certificate in it", caFile)
+		}
+		o.RootCAs = pool
+	}
+	o.State = state.t
+	o.Workers = jobs
+	pw, _, err := secret.Password(secret.Options{File: passwordFile, Machine: host, Login: o.User, Prompt: stderr})
+	if err != nil {
+		return err
+	}
+	o.Password = pw
+	if traceFile != "" {
+		f, err := os.OpenFile(traceFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+		defer f.Close()
+		o.Trace = f
+	}
+
+	stores := reconcile.Stores(fs.Args(), o.FetchMissing)
+	sf := &scanFlags{json: jsonOut, quiet: quiet, progress: progress, jobs: jobs, keep: scan.KeepOldest}
+	res, _, _, err := scanStores(ctx, sf, stores, stderr)
+	if err != nil {
+		return err
+	}
+
+	var jpath string
+	if o.Apply && (o.DeleteSaved || o.FetchMissing != "") {
+		dir, err := journal.DefaultStateDir()
+		if err != nil {
+			return err
+		}
+		j, err := journal.Create(dir, journal.NewRunID())
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		o.Journal = j
+		jpath = j.Path()
+	}
+
+	out, runErr := reconcile.Run(ctx, res, o)
+	if errors.Is(runErr, reconcile.ErrUsage) {
+		runErr = fmt.Errorf("%w: %w", errUsage, runErr)
+	}
+	skipped := len(res.Skipped) > 0
+	var resErr error
+	switch {
+	case runErr != nil:
+		resErr = runErr
+	case !o.Apply && out.Work():
+		resErr = errWorkToDo
+	case skipped:
+		resErr = errSkipped
+	}
+	if jsonOut {
+		j := reconcileJSON{Version: report.Version, Command: "reconcile", Stores: stores, Result: out,
+			LocalMessages: len(res.Messages) + len(res.Skipped), Skipped: []report.Skipped{}, Journal: jpath, ExitCode: exitCode(resErr)}
+		for _, s := range res.Skipped {
+			j.Skipped = append(j.Skipped, report.Skipped{Path: s.Path, Index: s.Index, Reason: s.Reason})
+		}
+		if runErr != nil {
+			j.Error = runErr.Error()
+		}
+		if err := report.WriteJSON(stdout, j); err != nil {
+			return err
+		}
+		if runErr != nil {
+			return fmt.Errorf("%w (%w)", runErr, errJSONWritten)
+		}
+		return resErr
+	}
+	out.WriteText(stdout, verbose)
+	if skipped {
+		fmt.Fprintf(stdout, "%d local messages could not be read (never counted as saved).\n", len(res.Skipped))
+	}
+	if jpath != "" {
+		fmt.Fprintf(stdout, "Journal: %s\n", jpath)
+	}
+	return resErr
+}
