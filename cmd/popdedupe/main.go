@@ -41,6 +41,9 @@ var (
 	errWorkToDo = errors.New("work to do")
 	// errSkipped says the command finished but skipped some messages (exit 4).
 	errSkipped = errors.New("some messages were skipped")
+	// errJSONWritten marks a failure whose command already wrote its full
+	// JSON object (with the error in it): run must not write a second one.
+	errJSONWritten = errors.New("reported in the JSON output")
 )
 
 func usageErrorf(format string, args ...any) error {
@@ -104,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	code := exitCode(err)
 	if code == exitFailed || code == exitUsage {
 		fmt.Fprintf(stderr, "popdedupe %s: %v\n", c.name, err)
-		if hasFlag(args[1:], "json") {
+		if hasFlag(args[1:], "json") && !errors.Is(err, errJSONWritten) {
 			report.WriteJSON(stdout, map[string]any{"version": report.Version, "command": c.name, "error": err.Error(), "exit_code": code})
 		}
 	}
