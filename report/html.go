@@ -82,10 +82,12 @@ const (
 var pageTemplate string
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"num":    num,
-	"plural": plural,
-	"bytes":  Bytes,
-	"f1":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"num":        num,
+	"plural":     plural,
+	"bytes":      Bytes,
+	"colorFirst": func() string { return colorFirst },
+	"colorExtra": func() string { return colorExtra },
+	"f1":         func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 }).Parse(pageTemplate))
 
 // WriteHTML writes p as one self-contained HTML page: inline CSS and SVG,
@@ -201,11 +203,11 @@ func buildView(p *Page) *view {
 		loc = p.Generated.Location()
 		v.Generated = p.Generated.Format("2 Jan 2006 15:04 MST")
 	}
-	acts := map[Ref]Action{}
+	acts := make(map[Ref]Action, len(p.Actions))
 	for _, a := range p.Actions {
 		acts[a.Ref] = a
 	}
-	used := map[Ref]bool{}
+	used := make(map[Ref]bool, len(p.Actions))
 	if s := p.Scan; s != nil {
 		v.Summary = scanSummary(s, p.Actions)
 		v.Timeline = buildTimeline(s.Groups, loc)
@@ -222,7 +224,9 @@ func buildView(p *Page) *view {
 		// Actions beyond the shown rows still count as matched.
 		for _, g := range s.Groups[len(rows):] {
 			for _, r := range g.Copies {
-				used[r] = true
+				if _, ok := acts[r]; ok {
+					used[r] = true
+				}
 			}
 		}
 		var crs []conflictRow
@@ -421,23 +425,32 @@ const (
 )
 
 type timeline struct {
-	Unit      string // "hour", "day" or "month"
+	Main *chart // every charted copy
+	// Zoom is the re-download window alone, in a finer unit, when the
+	// main chart's unit is too coarse to show the burst.
+	Zoom      *chart
 	Zone      string
-	From, To  string
-	Bars      []bar
-	YTicks    []tick
-	XLabels   []xlabel
 	Unknown   int // copies with no arrival time, not drawn
 	Total     int // copies drawn
 	Extra     int // re-downloads drawn
 	Peak      string
 	ExtraSpan string
+}
+
+// chart is one SVG bar chart, one bar per non-empty bucket, stacked:
+// first copies at the bottom, re-downloads on top.
+type chart struct {
+	Unit     string // "hour", "day" or "month"
+	From, To string
+	Bars     []bar
+	YTicks   []tick
+	XLabels  []xlabel
 	// geometry, for the template
 	W, H, PadL, PadT, PlotW, PlotH, Base, YMid float64
 }
 
 type bar struct {
-	Label          string // bucket start, for the tooltip and tests
+	Label          string // bucket, for the tooltip
 	Key            string // bucket start, machine-readable
 	First, Extra   int
 	X, W           float64
@@ -455,11 +468,12 @@ type xlabel struct {
 	Line1, Line2 string
 }
 
+type arrival struct {
+	t     int64
+	extra bool
+}
+
 func buildTimeline(groups []Group, loc *time.Location) *timeline {
-	type arrival struct {
-		t     int64
-		extra bool
-	}
 	var arr []arrival
 	unknown := 0
 	for _, g := range groups {
@@ -488,55 +502,77 @@ func buildTimeline(groups []Group, loc *time.Location) *timeline {
 		}
 		return nil
 	}
+	tl := &timeline{Unknown: unknown, Total: len(arr), Main: drawChart(arr, loc)}
+	tl.Zone = time.Unix(arr[0].t, 0).In(loc).Format("MST")
+	hourly := map[int64]int{} // re-downloads per clock hour, for the peak
+	var exLo, exHi int64
+	for _, a := range arr {
+		if !a.extra {
+			continue
+		}
+		tl.Extra++
+		hourly[bucketStart(time.Unix(a.t, 0).In(loc), unitHour).Unix()]++
+		if exLo == 0 || a.t < exLo {
+			exLo = a.t
+		}
+		exHi = max(exHi, a.t)
+	}
+	if tl.Extra == 0 {
+		return tl
+	}
+	tl.ExtraSpan = time.Unix(exLo, 0).In(loc).Format("2 Jan 2006 15:04") + " – " + time.Unix(exHi, 0).In(loc).Format("2 Jan 2006 15:04")
+	ph := exLo
+	for h, c := range hourly {
+		if c > hourly[ph] || c == hourly[ph] && h < ph {
+			ph = h
+		}
+	}
+	t := time.Unix(ph, 0).In(loc)
+	tl.Peak = fmt.Sprintf("%s re-downloads between %s and %s on %s", num(hourly[ph]), t.Format("15:04"), t.Add(time.Hour).Format("15:04"), t.Format("2 Jan 2006"))
+	if zoomUnit := unitFor(time.Duration(exHi-exLo) * time.Second); zoomUnit != tl.Main.Unit {
+		var win []arrival
+		for _, a := range arr {
+			if a.t >= exLo && a.t <= exHi {
+				win = append(win, a)
+			}
+		}
+		tl.Zoom = drawChart(win, loc)
+	}
+	return tl
+}
+
+func unitFor(span time.Duration) string {
+	switch {
+	case span <= hourSpanMax:
+		return unitHour
+	case span <= daySpanMax:
+		return unitDay
+	}
+	return unitMonth
+}
+
+// drawChart lays out arr (not empty) as a bar chart in the unit its span
+// calls for.
+func drawChart(arr []arrival, loc *time.Location) *chart {
 	lo, hi := arr[0].t, arr[0].t
 	for _, a := range arr {
 		lo, hi = min(lo, a.t), max(hi, a.t)
 	}
-	tl := &timeline{Unknown: unknown, Total: len(arr),
-		W: svgW, H: svgH, PadL: padL, PadT: padT, PlotW: plotW, PlotH: plotH, Base: padT + plotH, YMid: padT + plotH/2}
 	start, end := time.Unix(lo, 0).In(loc), time.Unix(hi, 0).In(loc)
-	switch span := end.Sub(start); {
-	case span <= hourSpanMax:
-		tl.Unit = unitHour
-	case span <= daySpanMax:
-		tl.Unit = unitDay
-	default:
-		tl.Unit = unitMonth
-	}
-	first := bucketStart(start, tl.Unit)
-	nb := bucketIndex(first, end, tl.Unit) + 1
+	c := &chart{Unit: unitFor(end.Sub(start)),
+		From: start.Format("2 Jan 2006 15:04"), To: end.Format("2 Jan 2006 15:04"),
+		W: svgW, H: svgH, PadL: padL, PadT: padT, PlotW: plotW, PlotH: plotH, Base: padT + plotH, YMid: padT + plotH/2}
+	first := bucketStart(start, c.Unit)
+	nb := bucketIndex(first, end, c.Unit) + 1
 	firsts, extras := make([]int, nb), make([]int, nb)
-	hourly := map[int64]int{} // re-downloads per clock hour, for the peak
-	var exLo, exHi int64
 	for _, a := range arr {
-		i := bucketIndex(first, time.Unix(a.t, 0).In(loc), tl.Unit)
+		i := bucketIndex(first, time.Unix(a.t, 0).In(loc), c.Unit)
 		if a.extra {
 			extras[i]++
-			tl.Extra++
-			hourly[bucketStart(time.Unix(a.t, 0).In(loc), unitHour).Unix()]++
-			if exLo == 0 || a.t < exLo {
-				exLo = a.t
-			}
-			exHi = max(exHi, a.t)
 		} else {
 			firsts[i]++
 		}
 	}
-	tl.Zone = first.Format("MST")
-	tl.From = start.Format("2 Jan 2006 15:04")
-	tl.To = end.Format("2 Jan 2006 15:04")
-	if tl.Extra > 0 {
-		tl.ExtraSpan = time.Unix(exLo, 0).In(loc).Format("2 Jan 2006 15:04") + " – " + time.Unix(exHi, 0).In(loc).Format("2 Jan 2006 15:04")
-		ph := exLo
-		for h, c := range hourly {
-			if c > hourly[ph] || c == hourly[ph] && h < ph {
-				ph = h
-			}
-		}
-		t := time.Unix(ph, 0).In(loc)
-		tl.Peak = fmt.Sprintf("%s re-downloads between %s and %s on %s", num(hourly[ph]), t.Format("15:04"), t.Add(time.Hour).Format("15:04"), t.Format("2 Jan 2006"))
-	}
-
 	peak := 0
 	for i := range nb {
 		peak = max(peak, firsts[i]+extras[i])
@@ -544,7 +580,7 @@ func buildTimeline(groups []Group, loc *time.Location) *timeline {
 	step, top := niceScale(peak)
 	scale := plotH / float64(top)
 	for v := 0; v <= top; v += step {
-		tl.YTicks = append(tl.YTicks, tick{Y: tl.Base - float64(v)*scale, Label: num(v)})
+		c.YTicks = append(c.YTicks, tick{Y: c.Base - float64(v)*scale, Label: num(v)})
 	}
 	bw := float64(plotW) / float64(nb)
 	gap := math.Min(bw*0.2, 6)
@@ -555,21 +591,21 @@ func buildTimeline(groups []Group, loc *time.Location) *timeline {
 		if firsts[i]+extras[i] == 0 {
 			continue
 		}
-		t := bucketAt(first, i, tl.Unit)
-		b := bar{Label: bucketLabel(t, tl.Unit), Key: t.Format("2006-01-02T15:04"), First: firsts[i], Extra: extras[i],
+		t := bucketAt(first, i, c.Unit)
+		b := bar{Label: bucketLabel(t, c.Unit), Key: t.Format("2006-01-02T15:04"), First: firsts[i], Extra: extras[i],
 			X: padL + float64(i)*bw + gap/2, W: bw - gap}
 		b.HFirst = float64(b.First) * scale
-		b.YFirst = tl.Base - b.HFirst
+		b.YFirst = c.Base - b.HFirst
 		b.HExtra = float64(b.Extra) * scale
 		b.YExtra = b.YFirst - b.HExtra
-		tl.Bars = append(tl.Bars, b)
+		c.Bars = append(c.Bars, b)
 	}
-	every := labelEvery(nb, tl.Unit)
+	every := labelEvery(nb, c.Unit)
 	prev := ""
 	for i := range nb {
-		t := bucketAt(first, i, tl.Unit)
+		t := bucketAt(first, i, c.Unit)
 		var idx int
-		switch tl.Unit {
+		switch c.Unit {
 		case unitHour:
 			idx = t.Hour()
 		case unitDay:
@@ -582,7 +618,7 @@ func buildTimeline(groups []Group, loc *time.Location) *timeline {
 		}
 		l := xlabel{X: padL + (float64(i)+0.5)*bw}
 		var ctx string
-		switch tl.Unit {
+		switch c.Unit {
 		case unitHour:
 			l.Line1, ctx = t.Format("15:04"), t.Format("2 Jan")
 		case unitDay:
@@ -593,9 +629,9 @@ func buildTimeline(groups []Group, loc *time.Location) *timeline {
 		if ctx != prev {
 			l.Line2, prev = ctx, ctx
 		}
-		tl.XLabels = append(tl.XLabels, l)
+		c.XLabels = append(c.XLabels, l)
 	}
-	return tl
+	return c
 }
 
 func bucketStart(t time.Time, unit string) time.Time {

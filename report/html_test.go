@@ -117,28 +117,47 @@ type svgDoc struct {
 	} `xml:"g"`
 }
 
-// parseSVG parses the page's timeline as XML: the template writes it as
-// well-formed SVG.
+// parseSVG parses the page's first timeline chart as XML: the template
+// writes it as well-formed SVG.
 func parseSVG(t *testing.T, page string) (bars []svgBar, xlabels []string) {
 	t.Helper()
-	i := strings.Index(page, "<svg")
-	j := strings.Index(page, "</svg>")
-	if i < 0 || j < i {
+	charts := parseSVGs(t, page)
+	if len(charts) == 0 {
 		t.Fatalf("no <svg> in the page")
 	}
-	var doc svgDoc
-	if err := xml.Unmarshal([]byte(page[i:j+len("</svg>")]), &doc); err != nil {
-		t.Fatalf("timeline SVG is not well-formed: %v", err)
-	}
-	for _, g := range doc.Groups {
-		switch g.Class {
-		case "bars":
-			bars = g.Bars
-		case "xaxis":
-			xlabels = g.Texts
+	return charts[0].bars, charts[0].xlabels
+}
+
+type parsedChart struct {
+	bars    []svgBar
+	xlabels []string
+}
+
+func parseSVGs(t *testing.T, page string) []parsedChart {
+	t.Helper()
+	var charts []parsedChart
+	for {
+		i := strings.Index(page, "<svg")
+		j := strings.Index(page, "</svg>")
+		if i < 0 || j < i {
+			return charts
 		}
+		var doc svgDoc
+		if err := xml.Unmarshal([]byte(page[i:j+len("</svg>")]), &doc); err != nil {
+			t.Fatalf("timeline SVG %d is not well-formed: %v", len(charts)+1, err)
+		}
+		var c parsedChart
+		for _, g := range doc.Groups {
+			switch g.Class {
+			case "bars":
+				c.bars = g.Bars
+			case "xaxis":
+				c.xlabels = g.Texts
+			}
+		}
+		charts = append(charts, c)
+		page = page[j+len("</svg>"):]
 	}
-	return bars, xlabels
 }
 
 // checkProportional checks that every rect's height is its count times
@@ -262,6 +281,46 @@ func TestHTMLTimelineDaily(t *testing.T) {
 	checkProportional(t, bars)
 	if !strings.Contains(page, "per day") || !strings.Contains(page, "1 copies have no known arrival time") {
 		t.Errorf("page does not say it is per day or does not count the unknown arrival")
+	}
+}
+
+func TestHTMLTimelineZoom(t *testing.T) {
+	// First copies spread over two years, re-downloads within five hours:
+	// the main chart is monthly, a second chart shows the burst per hour.
+	burst := func(h, m int) int64 { return time.Date(2025, 6, 10, h, m, 0, 0, time.UTC).Unix() }
+	s := &Scan{Groups: []Group{
+		{MessageID: "1@x", Copies: []Ref{{Path: "a"}, {Path: "b"}}, Arrivals: []int64{at(0, 9, 0), burst(10, 0)}},
+		{MessageID: "2@x", Copies: []Ref{{Path: "c"}, {Path: "d"}, {Path: "e"}}, Arrivals: []int64{at(200, 9, 0), burst(10, 30), burst(14, 59)}},
+		{MessageID: "3@x", Copies: []Ref{{Path: "f"}, {Path: "g"}}, Arrivals: []int64{at(300, 9, 0), burst(12, 1)}},
+		// Its first copy arrived during the burst: drawn in the close-up too.
+		{MessageID: "4@x", Copies: []Ref{{Path: "h"}, {Path: "i"}}, Arrivals: []int64{burst(12, 5), burst(12, 6)}},
+	}}
+	page := render(t, &Page{Scan: s})
+	charts := parseSVGs(t, page)
+	if len(charts) != 2 {
+		t.Fatalf("%d charts, want the timeline and a close-up", len(charts))
+	}
+	summary := func(bars []svgBar) string {
+		var got []string
+		for _, b := range bars {
+			got = append(got, fmt.Sprintf("%s:%d+%d", b.Bucket, b.First, b.Extra))
+		}
+		return strings.Join(got, " ")
+	}
+	if got, want := summary(charts[0].bars), "2024-03-01T00:00:1+0 2024-09-01T00:00:1+0 2024-12-01T00:00:1+0 2025-06-01T00:00:1+5"; got != want {
+		t.Errorf("monthly bars:\n got %s\nwant %s", got, want)
+	}
+	if got, want := summary(charts[1].bars), "2025-06-10T10:00:0+2 2025-06-10T12:00:1+2 2025-06-10T14:00:0+1"; got != want {
+		t.Errorf("close-up bars:\n got %s\nwant %s", got, want)
+	}
+	checkProportional(t, charts[0].bars)
+	checkProportional(t, charts[1].bars)
+	if !strings.Contains(page, "The re-downloads, per hour") {
+		t.Errorf("close-up heading missing")
+	}
+	// The sample incident is hourly already: no close-up.
+	if n := len(parseSVGs(t, render(t, samplePage()))); n != 1 {
+		t.Errorf("sample page has %d charts, want 1", n)
 	}
 }
 
@@ -446,16 +505,19 @@ func TestHTMLCapped(t *testing.T) {
 	s := &Scan{Messages: 2 * n, Duplicates: n}
 	var actions []Action
 	srv := &ServerSection{Host: "h", QuitCommitted: true}
+	s.Groups = make([]Group, 0, n+1)
+	srv.Messages = make([]ServerRow, 0, n)
 	for i := range n {
-		extra := Ref{Path: fmt.Sprintf("/m/cur/%d.b:2,S", i)}
+		id := strconv.Itoa(i)
+		keep, extra := Ref{Path: "/m/cur/" + id + ".a:2,S"}, Ref{Path: "/m/cur/" + id + ".b:2,S"}
 		s.Groups = append(s.Groups, Group{
-			MessageID: fmt.Sprintf("m%d@example.org", i),
-			Keep:      Ref{Path: fmt.Sprintf("/m/cur/%d.a:2,S", i)},
-			Copies:    []Ref{{Path: fmt.Sprintf("/m/cur/%d.a:2,S", i)}, extra},
+			MessageID: "m" + id + "@example.org",
+			Keep:      keep,
+			Copies:    []Ref{keep, extra},
 			Arrivals:  []int64{at(0, 0, 0) + int64(i), at(1, 0, 0) + int64(i)},
 		})
-		actions = append(actions, Action{Ref: extra, Action: "quarantine", To: "/q/" + strconv.Itoa(i)})
-		srv.Messages = append(srv.Messages, ServerRow{UIDL: fmt.Sprintf("u%d", i), Size: 100, Verdict: "saved"})
+		actions = append(actions, Action{Ref: extra, Action: "quarantine", To: "/q/" + id})
+		srv.Messages = append(srv.Messages, ServerRow{UIDL: "u" + id, Size: 100, Verdict: "saved"})
 	}
 	// A group with many copies lists only a few of them.
 	big := Group{MessageID: "big@x", Keep: Ref{Path: "/k"}, Copies: []Ref{{Path: "/k"}}}
