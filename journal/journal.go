@@ -144,7 +144,6 @@ func OpenAppend(path string) (*Journal, error) {
 	for _, e := range entries {
 		j.seq = max(j.seq, e.Seq)
 	}
-	// A line torn by a crash would glue itself to the next one.
 	if err := j.terminate(); err != nil {
 		f.Close()
 		return nil, err
@@ -152,26 +151,17 @@ func OpenAppend(path string) (*Journal, error) {
 	return j, nil
 }
 
+// terminate cuts a last line torn by a crash (never a committed record:
+// Read ignores it) so that the next line starts on its own.
 func (j *Journal) terminate() error {
-	fi, err := j.f.Stat()
-	if err != nil || fi.Size() == 0 {
+	b, err := os.ReadFile(j.path)
+	if err != nil || len(b) == 0 || b[len(b)-1] == '\n' {
 		return err
 	}
-	r, err := os.Open(j.path)
-	if err != nil {
-		return err
+	if err := j.f.Truncate(int64(bytes.LastIndexByte(b, '\n') + 1)); err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
-	defer r.Close()
-	b := make([]byte, 1)
-	if _, err := r.ReadAt(b, fi.Size()-1); err != nil {
-		return err
-	}
-	if b[0] != '\n' {
-		if _, err := j.f.Write([]byte("\n")); err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-	}
-	return nil
+	return j.f.Sync()
 }
 
 // Path is the journal's file name.
