@@ -411,6 +411,31 @@ func (p *Parser) body() (int64, uint64, error) {
 	heldCR := false  // a CR ended the last piece of a long line: CRLF or bare?
 	for {
 		data := p.buf[p.beg:p.end]
+		if !midLine {
+			// Fast path: complete lines with no CR and no quoted From_
+			// line need no change but holding back trailing empty lines
+			// (rule 7): hash them in one write.
+			if n := fastLines(data, p.eof); n > 0 {
+				lines := data[:n]
+				k, empty := trailingEmpty(lines)
+				if k > 0 {
+					blank = p.writeBlank(blank)
+					d.Write(lines[:k])
+				}
+				blank += empty
+				p.off += int64(n)
+				p.beg += n
+				if p.beg < p.end || !p.eof {
+					if !p.fill() && (p.rerr != nil || p.beg >= p.end) {
+						break
+					}
+				}
+				if p.eof && p.beg >= p.end {
+					break
+				}
+				continue
+			}
+		}
 		i := 0
 		run := 0 // start of a run of ordinary lines not yet hashed: one Write for all
 		for i < len(data) {
@@ -495,6 +520,30 @@ func (p *Parser) body() (int64, uint64, error) {
 		d.Write(newlines[:1]) // a long last line without LF (rule 7)
 	}
 	return p.off - start, d.Sum64(), nil
+}
+
+// fastLines returns how many bytes at the start of data are complete
+// lines that rules 1 and 6 leave unchanged (no CR, no ">From "), or 0.
+func fastLines(data []byte, eof bool) int {
+	n := bytes.LastIndexByte(data, '\n') + 1
+	if eof && n < len(data) {
+		return 0 // a last line without LF: the careful path adds one
+	}
+	lines := data[:n]
+	if n == 0 || bytes.IndexByte(lines, '\r') >= 0 || bytes.Index(lines, []byte(">From ")) >= 0 {
+		return 0
+	}
+	return n
+}
+
+// trailingEmpty splits complete LF lines into the part up to the last
+// non-empty line and the number of empty lines after it.
+func trailingEmpty(lines []byte) (int, int) {
+	k := len(lines)
+	for k > 0 && lines[k-1] == '\n' && (k == 1 || lines[k-2] == '\n') {
+		k--
+	}
+	return k, len(lines) - k
 }
 
 // writeBlank hashes n held-back empty lines and returns 0.
