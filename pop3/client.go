@@ -345,6 +345,14 @@ func (c *Client) tracef(format string, args ...any) {
 	}
 }
 
+// traceLine writes prefix and line to the trace; it costs nothing without
+// one (no boxing of arguments on the hot path).
+func (c *Client) traceLine(prefix string, line []byte) {
+	if c.opt.Trace != nil {
+		c.tracef("%s%s", prefix, line)
+	}
+}
+
 // checkArg refuses arguments that could inject a command.
 func checkArg(what, s string) error {
 	if s == "" {
@@ -368,7 +376,9 @@ func (c *Client) send(line, display string) error {
 	if len(line)+2 > maxCommandLine {
 		return fmt.Errorf("%w: %s: command line longer than %d octets", ErrBadArgument, display, maxCommandLine)
 	}
-	c.tracef("C: %s", display)
+	if c.opt.Trace != nil {
+		c.tracef("C: %s", display)
+	}
 	c.commands++
 	c.bw.WriteString(line)
 	c.bw.WriteString("\r\n")
@@ -407,7 +417,7 @@ func (c *Client) readReply(display string) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	c.tracef("S: %s", line)
+	c.traceLine("S: ", line)
 	r, err := parseReply(line)
 	if err != nil {
 		return reply{}, c.botch(display, err)
@@ -445,7 +455,7 @@ func (c *Client) readMulti(display string, fn func(line string) error) error {
 		if err != nil {
 			return err
 		}
-		c.tracef("S: %s", line)
+		c.traceLine("S: ", line)
 		if len(line) > 0 && line[0] == '.' {
 			if len(line) == 1 {
 				return nil

@@ -94,8 +94,9 @@ func (d *dotReader) fill() {
 	} else if !d.midLine && len(chunk) > 0 && chunk[0] == '.' {
 		if !partial && (len(chunk) == 2 || len(chunk) == 3 && chunk[1] == '\r') {
 			d.done = true
-			d.c.tracef("S: [%d octets of message data]", d.n)
-			d.c.tracef("S: .")
+			if d.c.opt.Trace != nil {
+				d.c.tracef("S: [%d octets of message data]\nS: .", d.n)
+			}
 			return
 		}
 		chunk = chunk[1:]

@@ -86,8 +86,19 @@ type Server struct {
 	users  map[string]bool
 }
 
-// Binary finds the dovecot executable: /usr/sbin/dovecot or PATH.
+// BinaryEnv names an environment variable that, when set, is the path of
+// the dovecot executable to use.
+const BinaryEnv = "POPDEDUPE_DOVECOT"
+
+// Binary finds the dovecot executable: $POPDEDUPE_DOVECOT, else
+// /usr/sbin/dovecot, else dovecot on PATH.
 func Binary() (string, error) {
+	if p := os.Getenv(BinaryEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", BinaryEnv, p, err)
+		}
+		return p, nil
+	}
 	if _, err := os.Stat("/usr/sbin/dovecot"); err == nil {
 		return "/usr/sbin/dovecot", nil
 	}
@@ -215,8 +226,10 @@ func start(t testing.TB, bin string, cfg Config) (*Server, error) {
 	}
 	defer out.Close()
 	s.cmd.Stdout, s.cmd.Stderr = out, out
-	// Stop Dovecot if the test binary dies without running its cleanups.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// Own process group, so Stop reaches every Dovecot process at once;
+	// stop the master if the test binary dies without running its cleanups
+	// (its children exit when the master goes).
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -337,21 +350,25 @@ func (s *Server) logs() string {
 // Logs returns what Dovecot logged so far.
 func (s *Server) Logs() string { return s.logs() }
 
-// Stop stops Dovecot (SIGTERM, then SIGKILL after 5 s) and waits for the
-// master to exit. Start registers it with t.Cleanup; calling it twice is
-// fine.
+// Stop stops Dovecot and waits for the master to exit: SIGTERM to its
+// process group (master, login, auth and pop3 processes), SIGKILL after
+// 500 ms (the master otherwise waits for busy children). Start registers
+// it with t.Cleanup; calling it twice is fine.
 func (s *Server) Stop() {
 	s.once.Do(func() {
 		if s.cmd == nil || s.cmd.Process == nil {
 			return
 		}
-		s.cmd.Process.Signal(syscall.SIGTERM)
+		pgid := s.cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
 		case <-s.waited:
-		case <-time.After(5 * time.Second):
-			s.cmd.Process.Kill()
+		case <-time.After(500 * time.Millisecond):
+			syscall.Kill(-pgid, syscall.SIGKILL)
 			<-s.waited
 		}
+		// Children that outlived the master (none normally).
+		syscall.Kill(-pgid, syscall.SIGKILL)
 	})
 }
 

@@ -3,6 +3,7 @@ package dovecottest
 import (
 	"bufio"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -43,5 +44,75 @@ func TestStartGreetsOnBothListeners(t *testing.T) {
 	}
 	if _, err := s.Deliver("nobody-here", []byte("x")); err == nil {
 		t.Error("Deliver to an unknown user succeeded")
+	}
+}
+
+// recordTB stands in for a test to see whether Start fails or skips.
+type recordTB struct {
+	testing.TB
+	fatal, skip string
+}
+
+type stop struct{}
+
+func (r *recordTB) Helper() {}
+func (r *recordTB) Fatalf(format string, args ...any) {
+	r.fatal = fmt.Sprintf(format, args...)
+	panic(stop{})
+}
+func (r *recordTB) Skipf(format string, args ...any) {
+	r.skip = fmt.Sprintf(format, args...)
+	panic(stop{})
+}
+
+func startRecorded(cfg Config) (r *recordTB) {
+	r = &recordTB{}
+	defer func() {
+		if v := recover(); v != nil && v != (stop{}) {
+			panic(v)
+		}
+	}()
+	Start(r, cfg)
+	return r
+}
+
+func TestMissingDovecotFailsOrSkips(t *testing.T) {
+	t.Setenv(BinaryEnv, filepath.Join(t.TempDir(), "no-dovecot-here"))
+	t.Setenv(SkipEnv, "")
+	r := startRecorded(Config{})
+	if r.skip != "" || !strings.Contains(r.fatal, "apt-get install dovecot-core dovecot-pop3d") {
+		t.Errorf("without dovecot: fatal %q, skip %q; want a failure naming the apt-get command", r.fatal, r.skip)
+	}
+	t.Setenv(SkipEnv, "1")
+	r = startRecorded(Config{})
+	if r.fatal != "" || !strings.Contains(r.skip, SkipEnv) {
+		t.Errorf("with %s=1: fatal %q, skip %q; want a skip", SkipEnv, r.fatal, r.skip)
+	}
+}
+
+func TestSeveralServersAtOnce(t *testing.T) {
+	a := Start(t, Config{Users: []User{{"alice", "a"}}})
+	b := Start(t, Config{Users: []User{{"bob", "b"}}, LockSession: true, UIDLFormat: "%g"})
+	if a.Addr == b.Addr || a.TLSAddr == b.TLSAddr || a.Dir == b.Dir {
+		t.Fatalf("servers share an address or directory: %+v %+v", a, b)
+	}
+	for _, s := range []*Server{a, b} {
+		for _, addr := range []string{s.Addr, s.TLSAddr} {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		}
+	}
+	a.Stop()
+	a.Stop() // twice is fine
+	if c, err := net.DialTimeout("tcp", a.Addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after Stop", a.Addr)
+	}
+	conf, err := os.ReadFile(filepath.Join(b.Dir, "dovecot.conf"))
+	if err != nil || !strings.Contains(string(conf), "pop3_lock_session = yes") || !strings.Contains(string(conf), "pop3_uidl_format = %g") {
+		t.Errorf("config lacks the requested settings: %v\n%s", err, conf)
 	}
 }
