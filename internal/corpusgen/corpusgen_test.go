@@ -231,9 +231,9 @@ func TestServerMessages(t *testing.T) {
 	}
 }
 
-// bodyOf undoes what a local copy adds: CRLF line ends, the client header
-// fields and trailing blank lines. quoted tells the caller nothing; mbox
-// quoting is compared by quoting the original instead.
+// normalise undoes what a local copy adds: CRLF line ends, the client
+// header fields and trailing blank lines. Mbox quoting is not undone (mboxo
+// cannot be); callers quote the original instead.
 func normalise(t *testing.T, copy []byte) []byte {
 	t.Helper()
 	c := bytes.ReplaceAll(copy, []byte("\r\n"), []byte("\n"))
@@ -697,5 +697,29 @@ func TestServerMaildir(t *testing.T) {
 	}
 	if total != n {
 		t.Errorf("WriteServerMaildir returned %d bytes, files hold %d", n, total)
+	}
+}
+
+// A writer that stops early (a failed write) must be able to stop the
+// generating goroutine.
+func TestAheadStopsEarly(t *testing.T) {
+	g, err := New(smallOptions(16, 500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startAhead(g, true, func(yield func(i, tag int) bool) {
+		for i := range g.Len() {
+			if !yield(i, 0) {
+				return
+			}
+		}
+	})
+	j := <-a.jobs
+	if j.p.i != 0 || len(j.msg) == 0 {
+		t.Fatalf("first job: message %d, %d bytes", j.p.i, len(j.msg))
+	}
+	a.close() // returns only once the generator has stopped
+	if _, ok := <-a.jobs; ok {
+		t.Errorf("jobs still open after close")
 	}
 }

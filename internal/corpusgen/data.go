@@ -2,9 +2,9 @@ package corpusgen
 
 import "strings"
 
-// Word lists for the generated text. Common words come first: rng.skewed
-// picks low indices more often, which gives text a natural-looking word
-// frequency.
+// Word lists for the generated text. Common words come first:
+// appendParagraph picks low indices more often, which gives text a
+// natural-looking word frequency.
 var words = strings.Fields(`
 the to and of a in is it that for you this be on with not are have as
 we at if can will but or so was do from all just an they by what there

@@ -4,6 +4,7 @@ import (
 	"iter"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -65,7 +66,7 @@ func New(opts Options) (*Generator, error) {
 		g.people = append(g.people, newPerson(&r))
 	}
 	g.owner = newPerson(&r)
-	g.owner.addr = g.owner.addr[:indexByte(g.owner.addr, '@')] + "@example.net"
+	g.owner.addr = g.owner.addr[:strings.IndexByte(g.owner.addr, '@')] + "@example.net"
 	g.uidValidity = uint32(o.Start.Unix()) - uint32(r.between(86400, 86400*900))
 	g.host = pick(&r, []string{"laptop", "mail", "ws042", "nas", "desktop"}) + "." + pick(&r, []string{"home.arpa", "example.net", "lan"})
 
@@ -113,15 +114,6 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // calibrateMu finds mu so that a log-normal(mu, sigma) size, with values

@@ -65,14 +65,5 @@ func (r *rng) norm() float64 {
 	return math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
 }
 
-// skewed returns an index in [0, n) that favours small values, like word
-// frequencies in text (the minimum of two uniform draws).
-func (r *rng) skewed(n int) int {
-	x := r.u64()
-	a := (x & 0xffffffff) * uint64(n) >> 32
-	b := (x >> 32) * uint64(n) >> 32
-	return int(min(a, b))
-}
-
 // pick returns a random element of s.
 func pick[T any](r *rng, s []T) T { return s[r.intn(len(s))] }

@@ -137,7 +137,7 @@ func (w *worker) appendBase64(dst []byte, r *rng, magic string, n int) []byte {
 	return dst
 }
 
-// base64Lines returns how many raw bytes fill about n bytes of base64 lines.
+// base64Raw returns how many raw bytes fill about n bytes of base64 lines.
 func base64Raw(n int) int { return max(n/77*57, 57) }
 
 // appendDate appends t in RFC 5322 form in zone z.
