@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/popdedupe/popdedupe/fingerprint"
 	"github.com/popdedupe/popdedupe/pop3"
 	"github.com/popdedupe/popdedupe/pop3/pop3test"
+	"github.com/popdedupe/popdedupe/report"
+	"github.com/popdedupe/popdedupe/store"
 )
 
 // faultCase builds a fresh incident: 8 server messages, the even ones
@@ -48,19 +51,32 @@ func newFaultCase(t *testing.T, cfg pop3test.Config) *faultCase {
 
 func (fc *faultCase) run(t *testing.T) (*Result, error) {
 	t.Helper()
+	attempts := fc.srv.Stats().LoginsAttempted[testUser]
 	res, err := Run(context.Background(), scanStores(t, fc.dir), fc.o)
 	if res == nil {
 		t.Fatalf("Run returned no result (err %v)", err)
 	}
 	fc.check(t, res)
+	if n := fc.srv.Stats().LoginsAttempted[testUser] - attempts; n > 1 {
+		t.Errorf("%d login attempts in one run: a second login is never allowed", n)
+	}
 	return res, err
+}
+
+// stores are the local stores: the Maildir, and the fetch target once it
+// exists.
+func (fc *faultCase) stores() []string {
+	if _, err := os.Stat(fc.target); err == nil {
+		return []string{fc.dir, fc.target}
+	}
+	return []string{fc.dir}
 }
 
 // check asserts what must hold whatever went wrong.
 func (fc *faultCase) check(t *testing.T, res *Result) {
 	t.Helper()
 	after := fc.srv.Messages(testUser)
-	checkInvariant(t, fc.before, after, res, fc.dir, fc.target)
+	checkInvariant(t, fc.before, after, res, fc.stores()...)
 	if !res.Session.QuitCommitted && len(after) != len(fc.before) {
 		t.Errorf("QUIT not committed but the server lost %d messages", len(fc.before)-len(after))
 	}
@@ -81,7 +97,6 @@ func (fc *faultCase) check(t *testing.T, res *Result) {
 			t.Errorf("%d temporary files left in the fetch target", len(ents))
 		}
 	}
-	local := localKeys(t, fc.dir, fc.target)
 	for _, m := range res.Messages {
 		if m.Verdict == Deleted && !res.Session.QuitCommitted {
 			t.Errorf("%s reported deleted without a committed QUIT", m.UIDL)
@@ -103,12 +118,8 @@ func (fc *faultCase) check(t *testing.T, res *Result) {
 			}
 		}
 	}
-	_ = local
 	if res.Session.Logins > 1 {
 		t.Errorf("%d logins", res.Session.Logins)
-	}
-	if n := fc.srv.Stats().LoginsAttempted[testUser]; n > 1 {
-		t.Errorf("%d login attempts: a second login is never allowed", n)
 	}
 }
 
@@ -392,6 +403,173 @@ func TestEndpoint(t *testing.T) {
 		h, p, m, err := o.Endpoint()
 		if err != nil || h != tt.host || p != tt.port || m != tt.eff {
 			t.Errorf("#%d %q %s: %q %d %s %v; want %q %d %s", i, tt.server, tt.mode, h, p, m, err, tt.host, tt.port, tt.eff)
+		}
+	}
+}
+
+// TestSaveFails: the disk fills up while saving fetched messages: none is
+// half-written, none of them is deleted, the saved ones still are.
+func TestSaveFails(t *testing.T) {
+	t.Setenv(store.ENOSPCEnv, "100")
+	fc := newFaultCase(t, pop3test.Config{})
+	res, err := fc.run(t)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	left := fc.srv.Messages(testUser)
+	if got, want := uids(left), []string{uid(1), uid(3), uid(5), uid(7)}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want the unsaved %v", got, want)
+	}
+	for _, m := range res.Messages {
+		if m.Num%2 == 0 && (m.Verdict != Missing || !strings.Contains(m.Note, "not fetched")) {
+			t.Errorf("%s: %s %q", m.UIDL, m.Verdict, m.Note)
+		}
+	}
+	for _, sub := range []string{"new", "cur"} {
+		if ents, _ := os.ReadDir(filepath.Join(fc.target, sub)); len(ents) != 0 {
+			t.Errorf("%d files in %s/%s after failed saves", len(ents), fc.target, sub)
+		}
+	}
+}
+
+// TestExpire0Apply: with EXPIRE 0, even an applied run never sends RETR, so
+// the messages it keeps are not expired by the server at QUIT.
+func TestExpire0Apply(t *testing.T) {
+	fc := newFaultCase(t, pop3test.Config{Expire: "0"})
+	fc.o.FetchMissing = ""
+	res, err := fc.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := countCmd(fc.srv.Commands(), "RETR"); c != 0 {
+		t.Errorf("%d RETR on an EXPIRE 0 server", c)
+	}
+	if got, want := uids(fc.srv.Messages(testUser)), []string{uid(1), uid(3), uid(5), uid(7)}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
+	}
+	if res.Counts.Deleted != 4 {
+		t.Errorf("counts %+v", res.Counts)
+	}
+}
+
+// TestRerunAfterLostQuit: the first run fetched and marked everything, but
+// its QUIT was lost. The rerun (scanning the fetch target too, as the CLI
+// does with Stores) fetches nothing again and finishes the job.
+func TestRerunAfterLostQuit(t *testing.T) {
+	fc := newFaultCase(t, pop3test.Config{FaultConn: 1, DropAfter: 22})
+	res, err := fc.run(t)
+	if err == nil || !res.Session.QuitSent || res.Session.QuitCommitted || res.Counts.Fetched != 4 {
+		t.Fatalf("first run: err %v, session %+v counts %+v", err, res.Session, res.Counts)
+	}
+	stores := Stores([]string{fc.dir}, fc.target)
+	if len(stores) != 2 {
+		t.Fatalf("Stores = %v, want the fetch target added", stores)
+	}
+	res, err = Run(context.Background(), scanStores(t, stores...), fc.o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc.check(t, res)
+	if len(fc.srv.Messages(testUser)) != 0 || res.Counts.Fetched != 0 || res.Counts.Deleted != 8 {
+		t.Errorf("rerun: counts %+v", res.Counts)
+	}
+	keys := localKeys(t, fc.stores()...)
+	for _, m := range fc.before {
+		if n := keys[keyOf(t, m.Body)]; n != 1 {
+			t.Errorf("%s: %d local copies", m.UID, n)
+		}
+	}
+}
+
+func TestStores(t *testing.T) {
+	root := t.TempDir()
+	md := maildir(t, filepath.Join(root, "Maildir"))
+	inside := maildir(t, filepath.Join(md, ".Recovered"))
+	outside := maildir(t, filepath.Join(root, "Recovered"))
+	for i, tt := range []struct {
+		fetch string
+		want  int
+	}{
+		{"", 1},
+		{inside, 1},                        // scanned with the store
+		{outside, 1},                       // empty: nothing to see
+		{filepath.Join(root, "none"), 1},   // does not exist
+		{filepath.Join(root, "x.mbox"), 1}, // does not exist
+	} {
+		if got := Stores([]string{md}, tt.fetch); len(got) != tt.want {
+			t.Errorf("#%d %q: %v", i, tt.fetch, got)
+		}
+	}
+	put(t, outside, mail(1), 0, "")
+	put(t, inside, mail(2), 0, "")
+	if got := Stores([]string{md}, outside); len(got) != 2 || got[1] != outside {
+		t.Errorf("outside with mail: %v", got)
+	}
+	if got := Stores([]string{md}, "maildir:"+inside); len(got) != 1 {
+		t.Errorf("inside with mail: %v", got)
+	}
+}
+
+// TestLocalCopyVanishes: a local copy that cannot be read when its body is
+// hashed is never evidence; the server copy is then missing, not deleted.
+func TestLocalCopyVanishes(t *testing.T) {
+	big := mail(3)
+	for len(big) < 200<<10 {
+		big = append(big, []byte("more body text to get past the parser's first read\n")...)
+	}
+	srv := newServer(t, pop3test.Config{}, big, mail(1))
+	dir := maildir(t, t.TempDir())
+	put(t, dir, big, 0, "")
+	put(t, dir, mail(1), 0, "")
+	res := scanStores(t, dir)
+	for i := range res.Messages {
+		if m := &res.Messages[i]; !m.HasBody {
+			if err := os.Remove(res.Path(m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := srv.Messages(testUser)
+	o := opts(srv)
+	o.DeleteSaved, o.Apply = true, true
+	out, err := Run(context.Background(), res, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariant(t, before, srv.Messages(testUser), out, dir)
+	if v := verdicts(out); v[uid(0)] != Missing || v[uid(1)] != Deleted {
+		t.Errorf("verdicts %v", v)
+	}
+	if len(res.Skipped) != 1 {
+		t.Errorf("skipped %+v", res.Skipped)
+	}
+}
+
+func TestDeletableRechecks(t *testing.T) {
+	dir := maildir(t, t.TempDir())
+	put(t, dir, mail(1), 0, "")
+	ents, _ := os.ReadDir(filepath.Join(dir, "cur"))
+	path := filepath.Join(dir, "cur", ents[0].Name())
+	good := func() *srvMsg {
+		return &srvMsg{Message: Message{Verdict: Saved, Local: &report.Ref{Path: path}, Evidence: &Evidence{Match: "message-id+body"}}, haveFull: true}
+	}
+	if err := deletable(good()); err != nil {
+		t.Fatalf("good: %v", err)
+	}
+	for i, f := range []func(*srvMsg){
+		func(m *srvMsg) { m.DuplicateUIDL = true },
+		func(m *srvMsg) { m.Verdict = Conflict },
+		func(m *srvMsg) { m.Verdict = Missing },
+		func(m *srvMsg) { m.Local = nil },
+		func(m *srvMsg) { m.Evidence = nil },
+		func(m *srvMsg) { m.haveFull = false },
+		func(m *srvMsg) { m.Verdict = Fetched },
+		func(m *srvMsg) { m.Local = &report.Ref{Path: path + ".gone"} },
+	} {
+		m := good()
+		f(m)
+		if err := deletable(m); err == nil {
+			t.Errorf("#%d: deletable accepted %+v", i, m.Message)
 		}
 	}
 }

@@ -235,6 +235,9 @@ func (r *runner) identify(ctx context.Context) error {
 	if herr != nil {
 		return herr
 	}
+	// Hashing may have dropped unreadable local messages: index again.
+	li = buildIndex(r.res)
+	r.li = li
 	// Messages read whole without a header pass: their local candidates
 	// are known only now.
 	need = need[:0]
