@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -570,6 +571,43 @@ func TestDeletableRechecks(t *testing.T) {
 		f(m)
 		if err := deletable(m); err == nil {
 			t.Errorf("#%d: deletable accepted %+v", i, m.Message)
+		}
+	}
+}
+
+// TestPlaintextPolicy: without TLS the password goes only to loopback,
+// unless --allow-plaintext; nothing of the login is sent otherwise.
+func TestPlaintextPolicy(t *testing.T) {
+	dir := maildir(t, t.TempDir())
+	orig := isLoopback
+	t.Cleanup(func() { isLoopback = orig })
+	for i, tt := range []struct {
+		mode     TLSMode
+		loopback bool
+		allow    bool
+		ok       bool
+	}{
+		{TLSAuto, true, false, true},
+		{TLSNone, true, false, true},
+		{TLSAuto, false, false, false},
+		{TLSNone, false, false, false},
+		{TLSAuto, false, true, true},
+		{TLSNone, false, true, true},
+	} {
+		lb := tt.loopback
+		isLoopback = func(net.Addr) bool { return lb }
+		srv := newServer(t, pop3test.Config{}, mail(1))
+		o := opts(srv)
+		o.TLS, o.AllowPlaintext = tt.mode, tt.allow
+		res, err := Run(context.Background(), scanStores(t, dir), o)
+		sentLogin := slices.ContainsFunc(srv.Commands(), func(c string) bool {
+			return strings.HasPrefix(c, "AUTH") || strings.HasPrefix(c, "USER") || strings.HasPrefix(c, "PASS")
+		})
+		if tt.ok && (err != nil || res.Session.Logins != 1 || res.Session.TLS != "none") {
+			t.Errorf("#%d %+v: err %v, session %+v", i, tt, err, res.Session)
+		}
+		if !tt.ok && (!errors.Is(err, ErrPlaintext) || sentLogin) {
+			t.Errorf("#%d %+v: err %v, commands %q", i, tt, err, srv.Commands())
 		}
 	}
 }

@@ -222,8 +222,8 @@ func (r *Result) WriteText(w io.Writer, verbose bool) {
 		mode = "applied"
 	}
 	fmt.Fprintf(w, "Reconcile with %s as %s, %s: %s.\n", s.Server, s.User, tlsWords(s.TLS), mode)
-	fmt.Fprintf(w, "Server: %d messages (%s): %d saved locally, %d missing, %d conflicts",
-		c.Messages, report.Bytes(c.Bytes), c.Saved+c.Deleted+c.Fetched, c.Missing, c.Conflicts)
+	fmt.Fprintf(w, "Server: %d messages (%s): %d saved locally, %d missing, %d %s",
+		c.Messages, report.Bytes(c.Bytes), c.Saved+c.Deleted+c.Fetched, c.Missing, c.Conflicts, plural(c.Conflicts, "conflict", "conflicts"))
 	if c.Unknown > 0 {
 		fmt.Fprintf(w, ", %d not identified", c.Unknown)
 	}
@@ -251,7 +251,7 @@ func (r *Result) WriteText(w io.Writer, verbose bool) {
 	if r.Match == MatchMessageID {
 		fmt.Fprintln(w, "Match mode message-id: bodies were not compared (weaker evidence).")
 	}
-	fmt.Fprintf(w, "Session: %d login, %d commands, QUIT %s.\n", s.Logins, s.Commands, quitWords(s))
+	fmt.Fprintf(w, "Session: %d %s, %d commands, QUIT %s.\n", s.Logins, plural(s.Logins, "login", "logins"), s.Commands, quitWords(s))
 	if s.Error != "" {
 		fmt.Fprintf(w, "Session error: %s\n", s.Error)
 	}
@@ -335,8 +335,17 @@ func tlsWords(t string) string {
 	return "not connected"
 }
 
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 func quitWords(s *Session) string {
 	switch {
+	case s.QuitCommitted && s.DeleAcked == 0:
+		return "+OK (no DELE: nothing changed on the server)"
 	case s.QuitCommitted:
 		return "committed (+OK)"
 	case s.QuitSent:

@@ -53,10 +53,7 @@ func connect(ctx context.Context, o *Options, res *Result) (*session, error) {
 	if err != nil {
 		return s, fmt.Errorf("reconcile: connecting to %s: %w", addr, err)
 	}
-	loopback := false
-	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
-		loopback = ta.IP.IsLoopback()
-	}
+	loopback := isLoopback(conn.RemoteAddr())
 	cfg := o.tlsConfig(host)
 	if mode == TLSImplicit {
 		tc := tls.Client(conn, cfg)
@@ -115,7 +112,11 @@ func connect(ctx context.Context, o *Options, res *Result) (*session, error) {
 	case TLSNone:
 		res.Session.TLS = "none"
 		if !loopback && !o.AllowPlaintext {
-			return fail(fmt.Errorf("%w: %s offers no STLS", ErrPlaintext, addr))
+			why := "offers no STLS"
+			if mode == TLSNone {
+				why = "is not a loopback address (--tls none)"
+			}
+			return fail(fmt.Errorf("%w: %s %s", ErrPlaintext, addr, why))
 		}
 	}
 	s.preCapa = capa
@@ -152,6 +153,13 @@ func connect(ctx context.Context, o *Options, res *Result) (*session, error) {
 		}
 	}
 	return s, nil
+}
+
+// isLoopback reports whether the connection goes to this machine, where a
+// password in clear does not cross a network. A variable for tests.
+var isLoopback = func(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // capaOrOld sends CAPA; a -ERR (an RFC 1939-only server) gives nil.
