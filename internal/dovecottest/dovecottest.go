@@ -255,6 +255,13 @@ func (s *Server) config(cfg Config, root bool, loginUser, internalUser, keyFile,
 	w("info_log_path = %s", s.LogFile)
 	w("default_login_user = %s", loginUser)
 	w("default_internal_user = %s", internalUser)
+	if !root {
+		// Sockets are chowned to this group; a non-root master can only
+		// use its own.
+		if g, err := user.LookupGroupId(strconv.Itoa(s.gid)); err == nil {
+			w("default_internal_group = %s", g.Name)
+		}
+	}
 	w("first_valid_uid = %d", min(s.uid, 500))
 	w("first_valid_gid = 0")
 	w("ssl = yes")
@@ -327,8 +334,20 @@ func (s *Server) waitReady(limit time.Duration) error {
 				return fmt.Errorf("dovecot: address in use")
 			}
 			conn, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
+			if err == nil && addr == s.Addr {
+				// Listening is not enough: the master may still fail
+				// to start its services. Wait for a greeting.
+				conn.SetDeadline(time.Now().Add(2 * time.Second))
+				var line string
+				line, err = bufio.NewReader(conn).ReadString('\n')
+				if err == nil && !strings.HasPrefix(line, "+OK") {
+					err = fmt.Errorf("greeting %q", line)
+				}
+			}
+			if conn != nil {
 				conn.Close()
+			}
+			if err == nil {
 				break
 			}
 			if time.Now().After(deadline) {
