@@ -193,8 +193,11 @@ func (m *MboxReader) scanBoundary(data []byte) (int, bool) {
 			continue
 		}
 		eol := bytes.IndexByte(data[j+1:], '\n')
-		if eol < 0 && !m.eof && m.end-m.beg < len(m.buf) {
-			return max(j-2, 0), false // need the whole candidate line: read more
+		// Need the whole candidate line: hand out what comes before it
+		// and read more (a full buffer with body data before the
+		// candidate is compacted by the next fill).
+		if eol < 0 && !m.eof && (m.end-m.beg < len(m.buf) || j > 2) {
+			return max(j-2, 0), false
 		}
 		line := data[j+1:]
 		if eol >= 0 {
