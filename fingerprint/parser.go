@@ -196,7 +196,10 @@ func (p *Parser) Sum(r io.Reader, size int64, full bool) (Print, error) {
 	if err := p.header(&pr); err != nil {
 		return Print{}, err
 	}
-	if !full && !(p.eof || (size >= 0 && p.off+int64(p.end-p.beg) >= size)) {
+	if size >= 0 && p.off+int64(p.end-p.beg) >= size {
+		p.eof = true // all of it is here: no read just to learn of EOF
+	}
+	if !full && !p.eof {
 		return pr, nil
 	}
 	n, h, err := p.body()
