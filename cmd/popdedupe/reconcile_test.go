@@ -88,10 +88,11 @@ type rcJSON struct {
 	ExitCode int    `json:"exit_code"`
 	Journal  string `json:"journal"`
 	Session  struct {
-		Logins        int  `json:"logins"`
-		Commands      int  `json:"commands"`
-		QuitCommitted bool `json:"quit_committed"`
-		QuitSent      bool `json:"quit_sent"`
+		TLS           string `json:"tls"`
+		Logins        int    `json:"logins"`
+		Commands      int    `json:"commands"`
+		QuitCommitted bool   `json:"quit_committed"`
+		QuitSent      bool   `json:"quit_sent"`
 	} `json:"session"`
 	Counts struct {
 		Saved, Missing, Deleted, Fetched int
@@ -357,6 +358,21 @@ func TestDovecotIncident(t *testing.T) {
 	}
 	if got := logins(srv) - before; got != 1 {
 		t.Errorf("Dovecot logged %d logins, want 1", got)
+	}
+	if j.Session.TLS != "starttls" {
+		t.Errorf("--tls auto on a plain port with STLS offered: tls %q", j.Session.TLS)
+	}
+	// Implicit TLS on the other listener: a dry run with nothing left to do.
+	code, out, _ = cli(t, "reconcile", "--server", srv.TLSAddr, "--tls", "implicit", "--user", rcUser, "--ca", srv.CAFile, "--delete-saved", "--json", local)
+	if j := decode(t, out); code != exitOK || j.Session.TLS != "implicit" || j.Counts.ToDelete != 0 || j.Counts.Missing != n/2 {
+		t.Errorf("implicit TLS: exit %d, %+v", code, j)
+	}
+	// Without --ca the self-signed certificate does not verify: nothing
+	// is sent, exit 1.
+	before = logins(srv)
+	code, out, _ = cli(t, "reconcile", "--server", srv.TLSAddr, "--tls", "implicit", "--user", rcUser, "--json", local)
+	if j := decode(t, out); code != exitFailed || !strings.Contains(j.Error, "does not verify") || logins(srv) != before {
+		t.Errorf("unverified certificate: exit %d, %+v", code, j)
 	}
 	files, err := srv.MessageFiles(rcUser)
 	if err != nil {
