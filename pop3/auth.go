@@ -64,9 +64,6 @@ func (c *Client) Login(ctx context.Context, user, pass string, method AuthMethod
 	if err := c.plaintextOK(); err != nil {
 		return err
 	}
-	if _, err := c.Greeting(ctx); err != nil {
-		return err
-	}
 	if method == AuthAuto {
 		capa, err := c.Capa(ctx)
 		var re *ResponseError
@@ -171,9 +168,6 @@ func (c *Client) AuthPlain(ctx context.Context, user, pass string) error {
 // unencrypted connection unless Options.AllowPlaintextAuth is set.
 func (c *Client) Auth(ctx context.Context, sc sasl.Client) error {
 	if err := c.plaintextOK(); err != nil {
-		return err
-	}
-	if _, err := c.Greeting(ctx); err != nil {
 		return err
 	}
 	mech, ir, err := sc.Start()

@@ -42,12 +42,16 @@ type Options struct {
 	// TLSConfig is used by DialTLS and StartTLS. Nil means a default config
 	// that verifies the server's certificate for the host name of the
 	// address dialled. To trust a private CA set RootCAs (here or in the
-	// config). Skipping verification takes tls.Config.InsecureSkipVerify,
-	// set by the caller on purpose.
+	// config). Skipping verification takes InsecureSkipVerify, set on
+	// purpose.
 	TLSConfig *tls.Config
 	// RootCAs, when not nil, is used as the CA pool for certificate
 	// verification unless TLSConfig already has one.
 	RootCAs *x509.CertPool
+	// InsecureSkipVerify turns off certificate and host name verification:
+	// anyone on the path can then read the password. For tests and
+	// emergencies only.
+	InsecureSkipVerify bool
 	// AllowPlaintextAuth permits sending credentials (USER/PASS, APOP,
 	// AUTH) over a connection without TLS. Off by default.
 	AllowPlaintextAuth bool
@@ -198,6 +202,9 @@ func tlsConfig(o *Options, cfg *tls.Config, host string) *tls.Config {
 	if cfg.RootCAs == nil {
 		cfg.RootCAs = o.RootCAs
 	}
+	if o.InsecureSkipVerify {
+		cfg.InsecureSkipVerify = true
+	}
 	return cfg
 }
 
@@ -244,8 +251,9 @@ func (c *Client) armDeadline(read bool) error {
 }
 
 // begin starts an operation: it fails at once on a botched or closed
-// client or a done context, and arranges for cancellation of ctx to
-// interrupt blocked I/O. The returned func ends the operation.
+// client or a done context, arranges for cancellation of ctx to interrupt
+// blocked I/O, and reads the greeting if that was not done yet. The
+// returned func ends the operation.
 func (c *Client) begin(ctx context.Context) (func(), error) {
 	if err := c.usable(); err != nil {
 		return nil, err
@@ -266,13 +274,20 @@ func (c *Client) begin(ctx context.Context) (func(), error) {
 		}
 		c.mu.Unlock()
 	})
-	return func() {
+	end := func() {
 		stop()
 		c.mu.Lock()
 		c.opCtx = nil
 		c.cancelled = false
 		c.mu.Unlock()
-	}, nil
+	}
+	if !c.greeted {
+		if err := c.readGreeting(); err != nil {
+			end()
+			return nil, err
+		}
+	}
+	return end, nil
 }
 
 func (c *Client) usable() error {
@@ -475,22 +490,28 @@ func (c *Client) Greeting(ctx context.Context) (string, error) {
 	if c.greeted {
 		return c.banner, nil
 	}
-	end, err := c.begin(ctx)
+	end, err := c.begin(ctx) // reads the greeting
 	if err != nil {
 		return "", err
 	}
-	defer end()
+	end()
+	return c.banner, nil
+}
+
+// readGreeting reads the banner; begin calls it before the first command,
+// so a command can never take the greeting for its reply.
+func (c *Client) readGreeting() error {
 	r, err := c.readReply("greeting")
 	if err != nil {
 		var re *ResponseError
 		if errors.As(err, &re) {
 			c.botch("greeting", re)
-			return "", re
+			return re
 		}
-		return "", err
+		return err
 	}
 	if r.cont {
-		return "", c.botch("greeting", fmt.Errorf("%w: greeting is a continuation", ErrProtocol))
+		return c.botch("greeting", fmt.Errorf("%w: greeting is a continuation", ErrProtocol))
 	}
 	c.greeted = true
 	c.banner = r.text
@@ -499,7 +520,7 @@ func (c *Client) Greeting(ctx context.Context) (string, error) {
 			c.apopStamp = r.text[i : i+j+1]
 		}
 	}
-	return c.banner, nil
+	return nil
 }
 
 // StartTLS upgrades the connection with STLS (RFC 2595). cfg nil means the
@@ -515,9 +536,6 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	}
 	if c.authed {
 		return fmt.Errorf("%w: STLS: only allowed before login", ErrBadArgument)
-	}
-	if _, err := c.Greeting(ctx); err != nil {
-		return err
 	}
 	end, err := c.begin(ctx)
 	if err != nil {

@@ -668,6 +668,11 @@ func TestFakeImplicitTLS(t *testing.T) {
 	if _, err := DialTLS(ctx, srv.Addr(), nil); err == nil {
 		t.Error("DialTLS trusted a self-signed certificate without the CA")
 	}
+	insecure, err := DialTLS(ctx, srv.Addr(), &Options{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("DialTLS with InsecureSkipVerify: %v", err)
+	}
+	insecure.Close()
 }
 
 func TestFakeExpire(t *testing.T) {

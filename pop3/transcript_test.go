@@ -356,3 +356,21 @@ func TestTranscriptResponseCodes(t *testing.T) {
 	}
 	ss.wait(t, c)
 }
+
+func TestTranscriptGreetingReadBeforeFirstCommand(t *testing.T) {
+	// New does no I/O; the first command reads the greeting first, so it
+	// cannot take the banner for its own reply.
+	c, ss := runScript(t, `
+		S: +OK hello <1.2@host>
+		C: USER alice
+		S: -ERR [AUTH] no such user
+	`, nil)
+	err := c.User(testCtx(t), "alice")
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("User = %v, want the -ERR [AUTH] reply", err)
+	}
+	if banner, err := c.Greeting(testCtx(t)); banner != "hello <1.2@host>" || err != nil {
+		t.Errorf("Greeting = %q, %v", banner, err)
+	}
+	ss.wait(t, c)
+}

@@ -324,6 +324,7 @@ type session struct {
 	bw      *bufio.Writer
 	tlsOn   bool
 	faults  bool
+	id      int // connection number, from 1
 	step    int
 	stamp   string
 	user    string // after USER
@@ -336,7 +337,7 @@ type session struct {
 var errDrop = errors.New("drop connection")
 
 func newSession(s *Server, conn net.Conn, cfg Config, n int) *session {
-	ss := &session{s: s, cfg: cfg, raw: conn, conn: conn}
+	ss := &session{s: s, cfg: cfg, raw: conn, conn: conn, id: n}
 	if cfg.ReplyDelay > 0 {
 		ss.conn = newDelayConn(conn, cfg.ReplyDelay)
 	}
@@ -394,9 +395,11 @@ func (ss *session) run() {
 		if ss.faults {
 			switch ss.step {
 			case ss.cfg.DropAfter:
+				ss.s.logf("conn %d: dropping the connection at command %d %q", ss.id, ss.step, maskCommand(line))
 				ss.bw.Flush()
 				return
 			case ss.cfg.StallAt:
+				ss.s.logf("conn %d: stalling at command %d %q", ss.id, ss.step, maskCommand(line))
 				ss.bw.Flush()
 				for {
 					if _, err := ss.br.ReadByte(); err != nil {
@@ -730,6 +733,7 @@ func (ss *session) transCommand(verb, arg string) error {
 		m := ss.msgs[n-1]
 		ss.reply("+OK %d octets", m.size)
 		if d := ss.cfg.DropInRetr; d > 0 && ss.faults && d < len(m.wire) {
+			ss.s.logf("conn %d: dropping the connection %d octets into RETR %d", ss.id, d, n)
 			ss.bw.Write(m.wire[:d])
 			ss.bw.Flush()
 			return errDrop
