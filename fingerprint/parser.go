@@ -114,7 +114,11 @@ func (p *Parser) fill() bool {
 		n := copy(p.buf, p.buf[p.beg:p.end])
 		p.beg, p.end = 0, n
 	}
-	for p.end < len(p.buf) {
+	// Read until a good amount arrived: a reader that trickles bytes (a
+	// slow network) must not make every byte a rescan of the buffer.
+	want := p.end + min(16<<10, len(p.buf)-p.end)
+	got := false
+	for p.end < want {
 		n, err := p.r.Read(p.buf[p.end:])
 		if n > 0 {
 			if i := bytes.IndexByte(p.buf[p.end:p.end+n], 0); i >= 0 {
@@ -123,18 +127,16 @@ func (p *Parser) fill() bool {
 				return false
 			}
 			p.end += n
+			got = true
 		}
 		if err == io.EOF {
 			p.eof = true
-			return n > 0
+			return got
 		}
 		if err != nil {
 			p.rerr = err
 			p.eof = true
-			return n > 0
-		}
-		if n > 0 {
-			return true
+			return got
 		}
 	}
 	return true
