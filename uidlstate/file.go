@@ -264,8 +264,13 @@ func (f *File) Replace(a Account, entries []Entry) error {
 	if strings.ContainsAny(a.Host+a.User+a.PollName, "\r\n\x00") {
 		return fmt.Errorf("uidlstate: account %q contains a line end or NUL", a.String())
 	}
-	if f.format == Fetchmail && (strings.ContainsAny(a.fetchmailHost(), " \t@") || strings.HasPrefix(a.User, " ") || strings.HasPrefix(a.User, "\t")) {
-		return fmt.Errorf("uidlstate: fetchmail cannot store account %q (poll name with space or @, or user starting with white space)", a.String())
+	if f.format == Fetchmail {
+		// The line must read back as this account, the way fetchmail
+		// splits it.
+		user, host, id, _ := parseFetchmailLine(a.User + "@" + a.fetchmailHost() + " x")
+		if user != a.User || host != a.fetchmailHost() || id != "x" || strings.ContainsAny(a.User+a.fetchmailHost(), "\t") {
+			return fmt.Errorf("uidlstate: fetchmail cannot store account %q: its USER@POLLNAME would not read back", a.String())
+		}
 	}
 	nb := &block{kind: kindAcct, acct: a, entries: slices.Clone(entries)}
 	if nb.entries == nil {

@@ -22,33 +22,14 @@ func (f *File) parseFetchmail(data []byte) error {
 		if i := badByte(l.text, true); i >= 0 {
 			return f.badByteErr(l, i)
 		}
-		s := strings.TrimLeft(string(l.text), " \t")
-		if strings.TrimSpace(s) == "" {
+		if strings.TrimSpace(string(l.text)) == "" {
 			f.appendRaw(l.raw)
 			cur = nil
 			continue
 		}
-		at := strings.IndexByte(s, '@')
-		if at < 0 {
-			return f.perr(l.num, ErrSyntax, "line %q has no USER@POLLNAME", trimForMsg(l.text))
-		}
-		sp := strings.IndexByte(s[at:], ' ')
-		if sp < 0 {
-			return f.perr(l.num, ErrSyntax, "line %q has no space between USER@POLLNAME and the UIDL", trimForMsg(l.text))
-		}
-		userhost := strings.TrimRight(s[:at+sp], " \t")
-		rest := strings.TrimLeft(s[at+sp:], " ")
-		id, extra, _ := strings.Cut(strings.ReplaceAll(rest, "\t", " "), " ")
-		if id == "" {
-			return f.perr(l.num, ErrSyntax, "line %q has no UIDL", trimForMsg(l.text))
-		}
-		if strings.TrimSpace(extra) != "" {
-			return f.perr(l.num, ErrSyntax, "line %q has text after the UIDL", trimForMsg(l.text))
-		}
-		ra := strings.LastIndexByte(userhost, '@')
-		user, host := userhost[:ra], userhost[ra+1:]
-		if user == "" || host == "" {
-			return f.perr(l.num, ErrSyntax, "line %q: empty user or poll name", trimForMsg(l.text))
+		user, host, id, msg := parseFetchmailLine(string(l.text))
+		if msg != "" {
+			return f.perr(l.num, ErrSyntax, "line %q %s", trimForMsg(l.text), msg)
 		}
 		acct := Account{User: user, Host: host, PollName: host}
 		if cur == nil || !f.match(cur.acct, acct) {
@@ -59,6 +40,34 @@ func (f *File) parseFetchmail(data []byte) error {
 		cur.entries = append(cur.entries, Entry{UID: id})
 	}
 	return nil
+}
+
+// parseFetchmailLine splits one .fetchids line; msg says what is wrong.
+func parseFetchmailLine(line string) (user, host, id, msg string) {
+	s := strings.TrimLeft(line, " \t")
+	at := strings.IndexByte(s, '@')
+	if at < 0 {
+		return "", "", "", "has no USER@POLLNAME"
+	}
+	sp := strings.IndexByte(s[at:], ' ')
+	if sp < 0 {
+		return "", "", "", "has no space between USER@POLLNAME and the UIDL"
+	}
+	userhost := strings.TrimRight(s[:at+sp], " \t")
+	rest := strings.TrimLeft(s[at+sp:], " ")
+	id, extra, _ := strings.Cut(strings.ReplaceAll(rest, "\t", " "), " ")
+	if id == "" {
+		return "", "", "", "has no UIDL"
+	}
+	if strings.TrimSpace(extra) != "" {
+		return "", "", "", "has text after the UIDL"
+	}
+	ra := strings.LastIndexByte(userhost, '@')
+	user, host = userhost[:ra], userhost[ra+1:]
+	if user == "" || host == "" {
+		return "", "", "", "has an empty user or poll name"
+	}
+	return user, host, id, ""
 }
 
 // parseGetmail follows getmail6's read_oldmailfile: each line, stripped of

@@ -193,6 +193,9 @@ func TestReplaceRefuses(t *testing.T) {
 		{Mpop, "", Account{Host: "h", User: "a b"}, []Entry{{UID: "a"}}, nil},
 		{Fetchmail, "", Account{Host: "h", User: ""}, []Entry{{UID: "a"}}, nil},
 		{Fetchmail, "", Account{Host: "h\n", User: "u"}, []Entry{{UID: "a"}}, nil},
+		{Fetchmail, "", Account{Host: "h", User: "x@y z"}, []Entry{{UID: "a"}}, nil},
+		{Fetchmail, "", Account{Host: "h", User: " u"}, []Entry{{UID: "a"}}, nil},
+		{Fetchmail, "", Account{Host: "h", PollName: "p q", User: "u"}, []Entry{{UID: "a"}}, nil},
 	}
 	for i, tt := range tests {
 		f, err := New(tt.format)
@@ -213,8 +216,13 @@ func TestReplaceRefuses(t *testing.T) {
 			t.Errorf("#%d refused Replace changed the file: %q", i, after)
 		}
 	}
+	// A user with a space before its "@" (Lotus Notes) is fine.
+	f, _ := New(Fetchmail)
+	if err := f.Replace(Account{Host: "h", User: "John Doe"}, []Entry{{UID: "a"}}); err != nil || string(f.Bytes()) != "John Doe@h a\n" {
+		t.Errorf("Lotus Notes user: %v %q", err, f.Bytes())
+	}
 	// The right account's file is accepted.
-	f, _ := New(Getmail)
+	f, _ = New(Getmail)
 	f.name = "/home/a/.getmail/" + GetmailFileName(Account{Host: "pop.example.com", Port: 110, User: "alice"})
 	if err := f.Replace(alice, []Entry{{UID: "a", Seen: now}}); err != nil {
 		t.Errorf("getmail Replace on its own file: %v", err)
