@@ -18,6 +18,7 @@ import (
 	"github.com/popdedupe/popdedupe/pop3/pop3test"
 	"github.com/popdedupe/popdedupe/report"
 	"github.com/popdedupe/popdedupe/store"
+	"github.com/popdedupe/popdedupe/uidlstate"
 )
 
 // faultCase builds a fresh incident: 8 server messages, the even ones
@@ -298,8 +299,17 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("no UIDL", func(t *testing.T) {
 		srv := newServer(t, pop3test.Config{NoUIDL: true}, mail(1), mail(2))
-		res, err := run(srv, opts(srv))
+		o := opts(srv)
+		st := filepath.Join(t.TempDir(), "fetchids")
+		o.State = &uidlstate.Target{Format: uidlstate.Fetchmail, Path: st}
+		res, err := run(srv, o)
 		check(t, srv, res, err, ErrNoUIDL)
+		if res.State == nil || res.State.Written || !strings.Contains(res.State.Error, "no UIDL") {
+			t.Errorf("state %+v", res.State)
+		}
+		if _, err := os.Stat(st); !os.IsNotExist(err) {
+			t.Errorf("state file written: %v", err)
+		}
 		if c := countCmd(srv.Commands(), "RETR"); c != 0 || res.Session.QuitSent {
 			t.Errorf("RETR %d, quit sent %v", c, res.Session.QuitSent)
 		}

@@ -3,9 +3,11 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -361,5 +363,69 @@ func TestMatchMessageID(t *testing.T) {
 				t.Errorf("no Message-ID: %+v", m)
 			}
 		}
+	}
+}
+
+// TestStateRebuild: --state with --apply and without --delete-saved
+// writes the state (saved UIDLs only, old times kept, new ones from the
+// local copy's arrival) and deletes nothing; the old file stays as a
+// backup.
+func TestStateRebuild(t *testing.T) {
+	srv := newServer(t, pop3test.Config{}, mail(0), mail(1), mail(2), mail(3))
+	dir := maildir(t, t.TempDir())
+	put(t, dir, mail(0), 0, "")
+	put(t, dir, mail(2), 1, "")
+	put(t, dir, mail(3), 2, "")
+	host, port, _ := strings.Cut(srv.Addr(), ":")
+	path := filepath.Join(t.TempDir(), "state.json")
+	old := fmt.Sprintf(`{"popdedupe_uidl_state": 1, "accounts": [{"host": %q, "port": %s, "user": %q, "entries": [
+		{"uid": %q, "seen": "2020-01-02T03:04:05Z"},
+		{"uid": %q, "seen": "2020-01-02T03:04:05Z"},
+		{"uid": "gone-from-server", "seen": "2020-01-02T03:04:05Z"}]}]}`, host, port, testUser, uid(0), uid(1))
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(srv)
+	o.Apply = true
+	o.State = &uidlstate.Target{Format: uidlstate.JSON, Path: path}
+	res, err := Run(context.Background(), scanStores(t, dir), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Messages(testUser)) != 4 || countCmd(srv.Commands(), "DELE") != 0 {
+		t.Errorf("--state alone deleted mail: %q", srv.Commands())
+	}
+	st := res.State
+	if st == nil || !st.Written || st.Backup != path+uidlstate.BackupSuffix {
+		t.Fatalf("state %+v", st)
+	}
+	if !slices.Equal(st.Kept, []string{uid(0)}) || !slices.Equal(st.Added, []string{uid(2), uid(3)}) ||
+		!slices.Equal(st.Refetch, []string{uid(1)}) || len(st.Removed) != 2 {
+		t.Errorf("diff %+v", st)
+	}
+	if b, err := os.ReadFile(path + uidlstate.BackupSuffix); err != nil || string(b) != old {
+		t.Errorf("backup: %v", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v", fi.Mode(), err)
+	}
+	f, err := uidlstate.ReadFile(uidlstate.Target{Format: uidlstate.JSON, Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	ents := f.Entries(uidlstate.Account{Host: host, Port: p, User: testUser})
+	seen := map[string]time.Time{}
+	for _, e := range ents {
+		seen[e.UID] = e.Seen
+	}
+	arrivals := map[string]int64{}
+	for _, m := range res.Messages {
+		arrivals[m.UIDL] = m.Arrival
+	}
+	if len(ents) != 3 || !seen[uid(0)].Equal(time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)) ||
+		seen[uid(2)].Unix() != arrivals[uid(2)] || arrivals[uid(2)] < 1741000000 {
+		t.Errorf("entries %+v (arrivals %v)", ents, arrivals)
 	}
 }

@@ -74,7 +74,7 @@ func Run(ctx context.Context, res *scan.Result, opts Options) (*Result, error) {
 	// The state file is written only after the session ended, and only
 	// from a complete identification.
 	if r.state != nil {
-		if serr := r.writeState(); serr != nil && err == nil {
+		if serr := r.writeState(err); serr != nil && err == nil {
 			err = serr
 		}
 	}

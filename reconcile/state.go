@@ -44,11 +44,14 @@ func (r *runner) prepareState() (*stateJob, error) {
 // writeState rebuilds the state from the verdicts: computed always, written
 // only with Apply, only after the session ended, and only when every server
 // message was identified and the listing names no UIDL twice.
-func (r *runner) writeState() error {
+func (r *runner) writeState(sessErr error) error {
 	sj, st := r.state, r.out.State
 	fail := func(err error) error {
 		st.Error = err.Error()
 		return err
+	}
+	if errors.Is(sessErr, ErrNoUIDL) {
+		return fail(errors.New("reconcile: state file not written: the server has no UIDL, so there are no message ids to record"))
 	}
 	if r.p == nil || !r.out.Complete {
 		return fail(errors.New("reconcile: state file not written: the server's messages were not all identified (the session ended first)"))
