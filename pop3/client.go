@@ -20,7 +20,7 @@ const (
 	// DefaultCommandTimeout is used when Options.CommandTimeout is zero.
 	DefaultCommandTimeout = 60 * time.Second
 	// DefaultPipelineWindow is used when Options.PipelineWindow is zero.
-	DefaultPipelineWindow = 64
+	DefaultPipelineWindow = 256
 	// MaxPipelineWindow bounds Options.PipelineWindow: at most this many
 	// commands (each at most 255 octets, in practice about 12) are in flight,
 	// far less than any TCP window, so writing never blocks while the server

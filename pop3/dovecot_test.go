@@ -377,11 +377,29 @@ func TestDovecotCorpusRetrTopUIDL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cmds, _ := c.Stats(); cmds < 2*len(files) {
+	// A pipelined DELE of everything, undone by RSET.
+	errs, err := c.DeleEach(ctx, nums)
+	if err != nil {
+		t.Fatalf("DeleEach: %v", err)
+	}
+	if n, _, err := c.Stat(ctx); err != nil || n != 0 || len(errs) != len(nums) {
+		t.Fatalf("Stat after DELE of all = %d, %v", n, err)
+	}
+	if err := c.Rset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cmds, _ := c.Stats(); cmds < 3*len(files) {
 		t.Errorf("only %d commands sent", cmds)
 	}
 	if err := c.Quit(ctx); err != nil {
 		t.Fatal(err)
+	}
+	c = dovecotClient(t, d, "plain", nil)
+	if err := c.Login(ctx, "alice", testPass, AuthUserPass); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := c.Stat(ctx); err != nil || n != len(files) {
+		t.Errorf("after RSET and QUIT: %d messages, %v; want %d", n, err, len(files))
 	}
 }
 
