@@ -13,6 +13,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -441,7 +442,29 @@ func arrival(name string, mtime time.Time) int64 {
 	return mtime.Unix()
 }
 
-// readMbox fingerprints every message of one mbox file in one pass.
+// mboxInline is the largest message the mbox splitter hands to a worker
+// as a copy; larger ones it hashes itself while streaming, so memory stays
+// bounded by mboxBuffers copies, never by message size.
+const (
+	mboxInline  = 1 << 20
+	mboxBuffers = 16
+)
+
+type mboxJob struct {
+	m         Message
+	buf       []byte
+	truncated bool
+}
+
+type mboxResult struct {
+	m   Message
+	pr  fingerprint.Print
+	err error
+}
+
+// readMbox fingerprints every message of one mbox file in one sequential
+// pass: this goroutine reads and splits, workers hash copies of the
+// messages, so hashing does not slow the read.
 func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path string, src int32, prog Progress) ([]Message, []Skipped, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -452,45 +475,110 @@ func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path strin
 	if err != nil {
 		return nil, []Skipped{{Path: path, Reason: "cannot stat: " + err.Error()}}, nil
 	}
-	mr := NewMboxReader(f)
+	var (
+		jobs    = make(chan mboxJob, mboxBuffers)
+		results = make(chan mboxResult, 2*mboxBuffers)
+		pool    = make(chan []byte, mboxBuffers)
+		wg      sync.WaitGroup
+		split   []Skipped // splitting errors, from the reader goroutine
+	)
+	for range mboxBuffers {
+		pool <- nil
+	}
+	lastErr := errors.New("last message has no final newline (truncated, or still being written)")
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wp := fingerprint.NewParser()
+			for j := range jobs {
+				pr, err := wp.Sum(bytes.NewReader(j.buf), int64(len(j.buf)), true)
+				if err == nil && j.truncated {
+					err = lastErr
+				}
+				pool <- j.buf[:0]
+				results <- mboxResult{j.m, pr, err}
+			}
+		}()
+	}
+	go func() {
+		defer func() { wg.Wait(); close(results) }()
+		defer close(jobs)
+		mr := NewMboxReader(f)
+		for ctx.Err() == nil {
+			env, body, err := mr.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				split = append(split, Skipped{Path: path, Index: mr.n, Reason: "cannot split mbox: " + err.Error()})
+				return
+			}
+			buf := <-pool
+			buf, complete, rerr := readUpTo(body, buf, mboxInline)
+			m := Message{Source: src, Index: int32(env.Index), Offset: env.Offset}
+			if t := FromLineTime(env.From); !t.IsZero() {
+				m.Arrival = t.Unix()
+			} else {
+				m.Arrival = fi.ModTime().Unix()
+			}
+			if complete && rerr == nil {
+				m.Size = env.Length
+				jobs <- mboxJob{m, buf, env.Offset+env.Length == fi.Size() && !endsWithNewline(f, fi.Size())}
+				continue
+			}
+			// Too large to copy: hash it here as it streams by.
+			var pr fingerprint.Print
+			if rerr == nil {
+				pr, rerr = p.Sum(io.MultiReader(bytes.NewReader(buf), body), -1, true)
+			}
+			if _, err := io.Copy(io.Discard, body); err != nil && rerr == nil {
+				rerr = err
+			}
+			pool <- buf[:0]
+			m.Size = env.Length
+			if rerr == nil && env.Offset+env.Length == fi.Size() && !endsWithNewline(f, fi.Size()) {
+				rerr = lastErr
+			}
+			results <- mboxResult{m, pr, rerr}
+		}
+	}()
 	var msgs []Message
 	var skipped []Skipped
-	for {
-		if err := ctx.Err(); err != nil {
-			return msgs, skipped, err
-		}
-		env, body, err := mr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			skipped = append(skipped, Skipped{Path: path, Index: mr.n, Reason: "cannot split mbox: " + err.Error()})
-			break
-		}
-		pr, perr := p.Sum(body, -1, true)
-		if _, err := io.Copy(io.Discard, body); err != nil && perr == nil {
-			perr = err
-		}
-		m := Message{Source: src, Index: int32(env.Index), Offset: env.Offset, Size: env.Length}
-		if t := FromLineTime(env.From); !t.IsZero() {
-			m.Arrival = t.Unix()
-		} else {
-			m.Arrival = fi.ModTime().Unix()
-		}
-		if perr == nil && env.Offset+env.Length == fi.Size() && !endsWithNewline(f, fi.Size()) {
-			perr = errors.New("last message has no final newline (truncated, or still being written)")
-		}
+	for res := range results {
 		if prog != nil {
-			prog.Add(1, m.Size)
+			prog.Add(1, res.m.Size)
 		}
-		if perr != nil {
-			skipped = append(skipped, Skipped{Path: path, Index: env.Index, Reason: perr.Error()})
+		if res.err != nil {
+			skipped = append(skipped, Skipped{Path: path, Index: int(res.m.Index), Reason: res.err.Error()})
 			continue
 		}
-		r.setPrint(&m, pr)
-		msgs = append(msgs, m)
+		r.setPrint(&res.m, res.pr)
+		msgs = append(msgs, res.m)
 	}
-	return msgs, skipped, nil
+	skipped = append(skipped, split...)
+	sort.Slice(msgs, func(i, j int) bool { return msgs[i].Index < msgs[j].Index })
+	return msgs, skipped, ctx.Err()
+}
+
+// readUpTo appends r's bytes to buf until EOF (complete) or limit bytes.
+func readUpTo(r io.Reader, buf []byte, limit int) ([]byte, bool, error) {
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			nb := make([]byte, len(buf), min(max(2*cap(buf), 64<<10), limit))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, true, nil
+		}
+		if err != nil {
+			return buf, false, err
+		}
+	}
+	return buf, false, nil
 }
 
 func endsWithNewline(f *os.File, size int64) bool {
