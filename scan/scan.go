@@ -178,6 +178,13 @@ func (r *Result) discover(path string, store int) error {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("store %s: not a Maildir, an mbox file or a directory", path)
 		}
+		if fi.Size() == 0 {
+			// An empty file named as a store is an empty mbox (for
+			// example one that a dedupe emptied); in a directory walk an
+			// empty file proves nothing and is passed over.
+			r.Sources = append(r.Sources, Source{Path: path, Kind: Mbox, Store: store, ModTime: fi.ModTime()})
+			return nil
+		}
 		ok, err := isMbox(path)
 		if err != nil {
 			return fmt.Errorf("store %s: %w", path, err)

@@ -222,6 +222,15 @@ func TestScanBadInput(t *testing.T) {
 	}
 }
 
+func TestScanEmptyMbox(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emptied.mbox")
+	put(t, path, "")
+	res, err := Scan(context.Background(), []string{path}, Options{})
+	if err != nil || len(res.Sources) != 1 || res.Sources[0].Kind != Mbox || len(res.Messages) != 0 || len(res.Skipped) != 0 {
+		t.Fatalf("empty mbox named as a store: err %v, result %+v", err, res)
+	}
+}
+
 func TestScanStoreErrors(t *testing.T) {
 	root := t.TempDir()
 	put(t, filepath.Join(root, "plain.txt"), "hello\n")
