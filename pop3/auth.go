@@ -58,7 +58,7 @@ func (c *Client) Login(ctx context.Context, user, pass string, method AuthMethod
 	if err := checkArg("user name", user); err != nil {
 		return err
 	}
-	if err := checkPass(pass); err != nil {
+	if err := checkArg("password", pass); err != nil {
 		return err
 	}
 	if err := c.plaintextOK(); err != nil {
@@ -95,14 +95,6 @@ func (c *Client) Login(ctx context.Context, user, pass string, method AuthMethod
 	return fmt.Errorf("%w: unknown auth method %v", ErrBadArgument, method)
 }
 
-// checkPass validates a password without ever quoting it.
-func checkPass(pass string) error {
-	if err := checkArg("password", pass); err != nil {
-		return err
-	}
-	return nil
-}
-
 // User sends USER name.
 func (c *Client) User(ctx context.Context, name string) error {
 	if err := checkArg("user name", name); err != nil {
@@ -118,7 +110,7 @@ func (c *Client) User(ctx context.Context, name string) error {
 // Pass sends PASS; the password is masked in the trace and never put in
 // errors.
 func (c *Client) Pass(ctx context.Context, pass string) error {
-	if err := checkPass(pass); err != nil {
+	if err := checkArg("password", pass); err != nil {
 		return err
 	}
 	if err := c.plaintextOK(); err != nil {
@@ -133,7 +125,7 @@ func (c *Client) APOP(ctx context.Context, user, pass string) error {
 	if err := checkArg("user name", user); err != nil {
 		return err
 	}
-	if err := checkPass(pass); err != nil {
+	if err := checkArg("password", pass); err != nil {
 		return err
 	}
 	if err := c.plaintextOK(); err != nil {
@@ -155,7 +147,7 @@ func (c *Client) AuthPlain(ctx context.Context, user, pass string) error {
 	if err := checkArg("user name", user); err != nil {
 		return err
 	}
-	if err := checkPass(pass); err != nil {
+	if err := checkArg("password", pass); err != nil {
 		return err
 	}
 	return c.Auth(ctx, sasl.NewPlainClient("", user, pass))

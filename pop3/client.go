@@ -108,19 +108,7 @@ type Client struct {
 // New returns a Client using conn. It does no I/O: call Greeting next.
 // If conn is a *tls.Conn the client counts as encrypted.
 func New(conn net.Conn, o *Options) *Client {
-	c := &Client{conn: conn}
-	if o != nil {
-		c.opt = *o
-	}
-	if c.opt.CommandTimeout == 0 {
-		c.opt.CommandTimeout = DefaultCommandTimeout
-	}
-	if c.opt.PipelineWindow <= 0 {
-		c.opt.PipelineWindow = DefaultPipelineWindow
-	}
-	if c.opt.PipelineWindow > MaxPipelineWindow {
-		c.opt.PipelineWindow = MaxPipelineWindow
-	}
+	c := &Client{conn: conn, opt: withDefaults(o)}
 	if _, ok := conn.(*tls.Conn); ok {
 		c.tlsOn = true
 	}
@@ -133,6 +121,22 @@ func New(conn net.Conn, o *Options) *Client {
 	c.bw = bufio.NewWriterSize(connWriter{c}, 4096)
 	c.dr.c = c
 	return c
+}
+
+// withDefaults copies o with the zero values replaced by the defaults.
+func withDefaults(o *Options) Options {
+	var opt Options
+	if o != nil {
+		opt = *o
+	}
+	if opt.CommandTimeout == 0 {
+		opt.CommandTimeout = DefaultCommandTimeout
+	}
+	if opt.PipelineWindow <= 0 {
+		opt.PipelineWindow = DefaultPipelineWindow
+	}
+	opt.PipelineWindow = min(opt.PipelineWindow, MaxPipelineWindow)
+	return opt
 }
 
 // Dial connects to addr ("host:port") over plain TCP and reads the greeting.
@@ -152,17 +156,11 @@ func dial(ctx context.Context, addr string, o *Options, useTLS bool) (*Client, e
 	if err != nil {
 		return nil, fmt.Errorf("pop3: dial %s: %w", addr, err)
 	}
-	var opt Options
-	if o != nil {
-		opt = *o
-	}
+	opt := withDefaults(o)
 	dctx := ctx
-	if t := opt.CommandTimeout; t >= 0 {
-		if t == 0 {
-			t = DefaultCommandTimeout
-		}
+	if opt.CommandTimeout > 0 {
 		var cancel context.CancelFunc
-		dctx, cancel = context.WithTimeout(ctx, t)
+		dctx, cancel = context.WithTimeout(ctx, opt.CommandTimeout)
 		defer cancel()
 	}
 	var conn net.Conn

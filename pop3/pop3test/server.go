@@ -25,9 +25,11 @@ import (
 	"bytes"
 	"crypto/md5"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -233,17 +235,9 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.LoginsAttempted = maps(s.stats.LoginsAttempted)
-	st.LoginsSucceeded = maps(s.stats.LoginsSucceeded)
+	st.LoginsAttempted = maps.Clone(s.stats.LoginsAttempted)
+	st.LoginsSucceeded = maps.Clone(s.stats.LoginsSucceeded)
 	return st
-}
-
-func maps(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // Commands returns every command line received so far, in order, across
@@ -318,8 +312,7 @@ func (s *Server) accept() {
 type session struct {
 	s       *Server
 	cfg     Config
-	raw     net.Conn
-	conn    net.Conn // raw, a delay line over it, or TLS over either
+	conn    net.Conn // the TCP connection, a delay line over it, or TLS over either
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	tlsOn   bool
@@ -337,7 +330,7 @@ type session struct {
 var errDrop = errors.New("drop connection")
 
 func newSession(s *Server, conn net.Conn, cfg Config, n int) *session {
-	ss := &session{s: s, cfg: cfg, raw: conn, conn: conn, id: n}
+	ss := &session{s: s, cfg: cfg, conn: conn, id: n}
 	if cfg.ReplyDelay > 0 {
 		ss.conn = newDelayConn(conn, cfg.ReplyDelay)
 	}
@@ -609,7 +602,7 @@ func decodeB64(s string) ([]byte, error) {
 	if s == "=" {
 		return nil, nil
 	}
-	return base64Decode(s)
+	return base64.StdEncoding.DecodeString(s)
 }
 
 // login checks credentials, then [IN-USE] and LOGIN-DELAY, and enters the

@@ -7,15 +7,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"net"
 	"sync"
 	"time"
 )
-
-func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
 
 // delayConn delivers every write delay after it was made, like a link with
 // that one-way latency: replies to pipelined commands overlap their delays,
