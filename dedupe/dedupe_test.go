@@ -135,9 +135,10 @@ func TestIncident(t *testing.T) {
 		{"inbox.mbox#1", dedupe.Keep},
 		{"inbox.mbox#3", dedupe.Quarantine},
 		{"inbox.mbox#5", dedupe.Quarantine},
-		{"broken.mbox#1", dedupe.Keep},          // its mbox has an unreadable message
-		{"1000000010.C1.host:2,S", dedupe.Keep}, // conflict
-		{"1000000011.C2.host:2,", dedupe.Keep},  // conflict
+		{"broken.mbox#1", dedupe.Keep},               // its mbox has an unreadable message
+		{"1000000010.C1.host:2,S", dedupe.Keep},      // conflict: one copy of version a
+		{"1000000011.C2.host:2,", dedupe.Quarantine}, // an exact copy of C1
+		{"1000000012.C3.host:2,S", ""},               // version b: alone, never in a group
 		{"1000000021.D2.host:2,ST", dedupe.Quarantine},
 		{"1000000031.E2.host", dedupe.Quarantine},
 	} {

@@ -12,8 +12,10 @@
 //     deleted for good. Malformed messages are never in a group (they have
 //     no fingerprint), so they are never kept in place of a good copy nor
 //     removed.
-//   - A copy whose Message-ID is in a conflict (copies with different
-//     bodies) is never removed.
+//   - A Message-ID in a conflict (copies with different bodies) stands for
+//     several messages, one per body: copies are only ever removed in favour
+//     of a copy with the same body (the same group), so one copy of every
+//     version stays.
 //   - A copy in an mbox with messages the scan could not read is never
 //     removed: that mbox is never rewritten, since its split may be wrong.
 //   - Every group keeps at least one copy; Plan checks it, and the choke
@@ -126,11 +128,10 @@ func Make(res *scan.Result, groups []scan.Group, conflicts []scan.Conflict, opts
 		}
 		keep := g.Copies[0]
 		km := &res.Messages[keep]
-		conflict := km.MessageID != "" && inConflict[km.MessageID]
 		kept := Action{Kind: Keep, Msg: keep, Group: gi, Kept: keep, Key: km.Key(), Size: km.Size}
 		p.locate(&kept)
-		if conflict {
-			kept.Reason = "its Message-ID has copies with different bodies (conflict): never removed"
+		if km.MessageID != "" && inConflict[km.MessageID] {
+			kept.Reason = "its Message-ID also has copies with another body (conflict): one copy of each version is kept"
 		}
 		first := len(p.Actions)
 		p.Actions = append(p.Actions, kept)
@@ -145,8 +146,6 @@ func Make(res *scan.Result, groups []scan.Group, conflicts []scan.Conflict, opts
 			switch {
 			case m.Key() != km.Key():
 				return nil, fmt.Errorf("dedupe: group %d mixes fingerprints: %s and %s", gi, a.Ref, kept.Ref)
-			case conflict:
-				a.Reason = kept.Reason
 			case src.Kind == scan.Mbox && src.Skipped > 0:
 				a.Reason = fmt.Sprintf("its mbox has %d message(s) that could not be read, so it is never rewritten", src.Skipped)
 			default:
@@ -170,9 +169,6 @@ func Make(res *scan.Result, groups []scan.Group, conflicts []scan.Conflict, opts
 				folders = append(folders, src.Path)
 			}
 			p.Actions = append(p.Actions, a)
-		}
-		if conflict {
-			continue
 		}
 		k := &p.Actions[first]
 		if res.Kind(km) == scan.Maildir {
@@ -200,7 +196,7 @@ func Make(res *scan.Result, groups []scan.Group, conflicts []scan.Conflict, opts
 		}
 	}
 	if len(conflicts) > 0 {
-		p.Notes = append(p.Notes, fmt.Sprintf("%d Message-IDs have copies with different bodies: none of their copies is removed", len(conflicts)))
+		p.Notes = append(p.Notes, fmt.Sprintf("%d Message-IDs have copies with different bodies: one copy of each version is kept", len(conflicts)))
 	}
 	return p, p.check()
 }
