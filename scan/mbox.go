@@ -32,6 +32,11 @@ type MboxReader struct {
 	// atBoundary: everything before the next From_ line was handed out.
 	atBoundary bool
 	cur        MboxMessage
+	// last holds the last body bytes handed out (up to 2, newest last):
+	// whether a "From " line follows an empty line must not depend on
+	// where the consumer's previous Read stopped.
+	last  [2]byte
+	nlast int
 }
 
 // MboxMessage describes one message of an mbox file.
@@ -124,6 +129,7 @@ func (m *MboxReader) Next() (*MboxMessage, io.Reader, error) {
 	m.beg += len(line)
 	m.off += int64(len(line))
 	m.inMsg = true
+	m.nlast = 0
 	return &m.cur, bodyReader{m}, nil
 }
 
@@ -146,6 +152,7 @@ func (b bodyReader) Read(p []byte) (int, error) {
 		limit, boundary := m.scanBoundary(data)
 		if limit > 0 {
 			n := copy(p, data[:limit])
+			m.keepLast(data[:n])
 			m.beg += n
 			m.off += int64(n)
 			m.atBoundary = boundary && n == limit
@@ -188,7 +195,7 @@ func (m *MboxReader) scanBoundary(data []byte) (int, bool) {
 			return keep, false
 		}
 		j += i // data[j] is the LF ending the line before "From "
-		if !(j >= 1 && data[j-1] == '\n') && !(j >= 2 && data[j-1] == '\r' && data[j-2] == '\n') {
+		if b1, b2 := m.before(data, j-1), m.before(data, j-2); b1 != '\n' && !(b1 == '\r' && b2 == '\n') {
 			i = j + 1
 			continue
 		}
@@ -209,6 +216,31 @@ func (m *MboxReader) scanBoundary(data []byte) (int, bool) {
 		}
 		return j + 1, true
 	}
+}
+
+// keepLast remembers the last bytes of b, body bytes being handed out.
+func (m *MboxReader) keepLast(b []byte) {
+	switch {
+	case len(b) >= 2:
+		m.last, m.nlast = [2]byte{b[len(b)-2], b[len(b)-1]}, 2
+	case len(b) == 1 && m.nlast == 0:
+		m.last[0], m.nlast = b[0], 1
+	case len(b) == 1:
+		m.last = [2]byte{m.last[m.nlast-1], b[0]}
+		m.nlast = 2
+	}
+}
+
+// before returns data[k], or for k < 0 a body byte handed out before data
+// (0 when there is none: the start of the body).
+func (m *MboxReader) before(data []byte, k int) byte {
+	if k >= 0 {
+		return data[k]
+	}
+	if i := m.nlast + k; i >= 0 {
+		return m.last[i]
+	}
+	return 0
 }
 
 // looksLikeFromLine reports whether l (without line end) is an envelope
