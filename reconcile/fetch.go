@@ -150,6 +150,11 @@ func (f *fetcher) commit(tmp string, at time.Time) (report.Ref, error) {
 // drop removes one temporary file.
 func (f *fetcher) drop(tmp string) {
 	os.Remove(tmp)
+	f.forget(tmp)
+}
+
+// forget stops tracking a temporary file (it was renamed into place).
+func (f *fetcher) forget(tmp string) {
 	for i, t := range f.temps {
 		if t == tmp {
 			f.temps = append(f.temps[:i], f.temps[i+1:]...)

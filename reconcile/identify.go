@@ -12,6 +12,7 @@ import (
 	"github.com/popdedupe/popdedupe/pop3"
 	"github.com/popdedupe/popdedupe/report"
 	"github.com/popdedupe/popdedupe/scan"
+	"github.com/popdedupe/popdedupe/store"
 )
 
 const (
@@ -328,26 +329,34 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 		cr.r = rd
 		var src io.Reader = cr
 		var tmp *os.File
+		var tw *stickyWriter
 		if m.wantTmp {
 			f, err := r.fetch.tempFile()
 			if err != nil {
 				return err // botches the session: no QUIT, nothing deleted
 			}
 			tmp = f
-			src = io.TeeReader(cr, f)
+			tw = &stickyWriter{w: store.FaultWriter(f)}
+			src = io.TeeReader(cr, tw)
 		}
 		pr, perr := parser.Sum(src, -1, true)
 		if tmp != nil {
 			// Whatever the parser left (nothing, unless it failed).
 			_, err := io.Copy(io.Discard, src)
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
 			if err != nil {
+				tmp.Close()
 				os.Remove(tmp.Name())
-				return fmt.Errorf("writing temporary copy: %w", err)
+				return fmt.Errorf("reading %s: %w", m.UIDL, err)
 			}
-			if perr != nil || r.li.surelyLocal(pr) {
+			if cerr := tmp.Close(); tw.err == nil {
+				tw.err = cerr
+			}
+			if tw.err != nil {
+				// A full disk: this message is not fetched (so not
+				// deleted); the session and the other messages go on.
+				os.Remove(tmp.Name())
+				m.Note = joinNote("not fetched: writing the temporary copy: "+tw.err.Error(), m.Note)
+			} else if perr != nil || r.li.surelyLocal(pr) {
 				// Unusable, or saved/conflict whatever the body: never fetched.
 				os.Remove(tmp.Name())
 			} else {
@@ -505,4 +514,21 @@ func joinNote(a, b string) string {
 		return a
 	}
 	return a + "; " + b
+}
+
+// stickyWriter passes writes to w until one fails, then swallows the rest
+// and keeps the error: the message stream goes on being read (the session
+// stays in step) while the copy on disk is given up.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err == nil {
+		if _, err := s.w.Write(p); err != nil {
+			s.err = err
+		}
+	}
+	return len(p), nil
 }

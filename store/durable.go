@@ -118,3 +118,30 @@ func faultWriter(w io.Writer) io.Writer {
 	}
 	return &enospcWriter{w: w, left: n}
 }
+
+// SyncDir fsyncs a directory: renames and unlinks in it survive a crash.
+func SyncDir(dir string) error { return syncDir(dir) }
+
+// SyncFS makes everything written to the file system holding path
+// durable with one syncfs(2): a group commit for many new files, where a
+// fsync per file would cost a disk flush each. Callers still fsync the
+// directories whose entries they changed afterwards.
+func SyncFS(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", path, err)
+	}
+	return nil
+}
+
+// RenameNoReplace renames from to to and fails with os.ErrExist when to
+// exists: mail is never silently replaced.
+func RenameNoReplace(from, to string) error { return renameNoReplace(from, to) }
+
+// FaultWriter wraps w with the ENOSPC fault-injection hook when it is set
+// (tests only; see ENOSPCEnv), else returns w.
+func FaultWriter(w io.Writer) io.Writer { return faultWriter(w) }
