@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,29 +25,8 @@ import (
 	"time"
 
 	"github.com/popdedupe/popdedupe/internal/dovecottest"
+	"github.com/popdedupe/popdedupe/internal/realclient"
 )
-
-var clientPackages = map[string]string{
-	"fetchmail": "fetchmail",
-	"getmail":   "getmail6",
-	"mpop":      "mpop",
-}
-
-// requireClient returns the path of a client binary, failing the test (or
-// skipping it with POPDEDUPE_SKIP_CLIENTS=1) when it is missing.
-func requireClient(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("%s not found (%v): install it with: apt-get install -y %s (all real-client tests need: apt-get install -y fetchmail getmail6 mpop dovecot-core dovecot-pop3d), or set POPDEDUPE_SKIP_CLIENTS=1 to skip", name, err, clientPackages[name])
-	if os.Getenv("POPDEDUPE_SKIP_CLIENTS") == "1" {
-		t.Skip(msg)
-	}
-	t.Fatal(msg)
-	return ""
-}
 
 // testServer is a Dovecot with one user and n test messages.
 type testServer struct {
@@ -136,148 +114,30 @@ func testMessage(i int) []byte {
 
 var msgIDRe = regexp.MustCompile(`(?mi)^Message-ID: <(msg\d+)@uidlstate\.test>`)
 
-// downloaded lists the test Message-IDs in an mbox a client delivered to.
-func downloaded(t *testing.T, path string) []string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, m := range msgIDRe.FindAllSubmatch(data, -1) {
-		ids = append(ids, string(m[1]))
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-// client describes how to run one real client in "keep on server" mode.
+// client is a real client and how it keys the account in its state file.
 type client struct {
-	name   string
+	realclient.Client
 	format Format
-	// setup writes the client's configuration under dir and returns the
-	// state file path and the mbox the client delivers to.
-	setup func(t *testing.T, dir string, srv *testServer) (state, mbox string)
-	// run polls the server once.
-	run func(t *testing.T, dir string, srv *testServer)
-	// acct is the account as the client keys it.
-	acct func(srv *testServer) Account
-}
-
-func runCmd(t *testing.T, okCodes []int, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	t.Logf("%s %s: exit %d\n%s", name, strings.Join(args, " "), code, out.String())
-	if !slices.Contains(okCodes, code) {
-		t.Fatalf("%s exited %d:\n%s", name, code, out.String())
-	}
+	acct   func(srv *testServer) Account
 }
 
 var clients = []client{
-	{
-		name:   "fetchmail",
-		format: Fetchmail,
-		setup: func(t *testing.T, dir string, srv *testServer) (string, string) {
-			mbox := filepath.Join(dir, "out.mbox")
-			// keep: leave mail on the server; uidl: track by UIDL;
-			// sslproto '': no STLS (Dovecot offers it with a
-			// self-signed certificate); auth password: not CRAM-MD5.
-			rc := fmt.Sprintf("set no syslog\n"+
-				"poll %s proto pop3 port %d uidl auth password\n"+
-				"  user %q there with password %q is root here\n"+
-				"  keep\n  sslproto ''\n  mda \"cat >> %s\"\n", srv.host, srv.port, srv.user, srv.pass, mbox)
-			if err := os.WriteFile(filepath.Join(dir, "fetchmailrc"), []byte(rc), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return filepath.Join(dir, ".fetchids"), mbox
-		},
-		run: func(t *testing.T, dir string, srv *testServer) {
-			// Exit 1 means "no new mail".
-			runCmd(t, []int{0, 1}, requireClient(t, "fetchmail"), "-f", filepath.Join(dir, "fetchmailrc"),
-				"--idfile", filepath.Join(dir, ".fetchids"), "--pidfile", filepath.Join(dir, "fetchmail.pid"), "--nodetach", "-v")
-		},
-		acct: func(srv *testServer) Account {
-			return Account{Host: srv.host, Port: srv.port, User: srv.user}
-		},
-	},
-	{
-		name:   "getmail",
-		format: Getmail,
-		setup: func(t *testing.T, dir string, srv *testServer) (string, string) {
-			mbox := filepath.Join(dir, "out.mbox")
-			if err := os.WriteFile(mbox, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			// getmail6 has no STLS: plain POP3 on loopback. As root it
-			// delivers only as another user.
-			dest := ""
-			if os.Geteuid() == 0 {
-				dest = "user = nobody\n"
-				if err := os.Chown(mbox, 65534, 65534); err != nil {
-					t.Fatal(err)
-				}
-				openToNobody(t, dir)
-			}
-			rc := fmt.Sprintf("[retriever]\ntype = SimplePOP3Retriever\nserver = %s\nport = %d\nusername = %s\npassword = %s\n\n"+
-				"[destination]\ntype = Mboxrd\npath = %s\n%s\n"+
-				"[options]\nread_all = false\ndelete = false\nverbose = 1\n", srv.host, srv.port, srv.user, srv.pass, mbox, dest)
-			if err := os.WriteFile(filepath.Join(dir, "getmailrc"), []byte(rc), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return filepath.Join(dir, GetmailFileName(Account{Host: srv.host, Port: srv.port, User: srv.user})), mbox
-		},
-		run: func(t *testing.T, dir string, srv *testServer) {
-			runCmd(t, []int{0}, requireClient(t, "getmail"), "--getmaildir="+dir, "--rcfile="+filepath.Join(dir, "getmailrc"))
-		},
-		acct: func(srv *testServer) Account {
-			return Account{Host: srv.host, Port: srv.port, User: srv.user}
-		},
-	},
-	{
-		name:   "mpop",
-		format: Mpop,
-		setup: func(t *testing.T, dir string, srv *testServer) (string, string) {
-			mbox := filepath.Join(dir, "out.mbox")
-			state := filepath.Join(dir, "uidls")
-			// auth user + tls off: mpop refuses cleartext otherwise.
-			rc := fmt.Sprintf("defaults\naccount t\nhost %s\nport %d\nuser %s\npassword %s\nauth user\ntls off\nkeep on\n"+
-				"delivery mbox %s\nuidls_file %s\n", srv.host, srv.port, srv.user, srv.pass, mbox, state)
-			if err := os.WriteFile(filepath.Join(dir, "mpoprc"), []byte(rc), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return state, mbox
-		},
-		run: func(t *testing.T, dir string, srv *testServer) {
-			runCmd(t, []int{0}, requireClient(t, "mpop"), "-C", filepath.Join(dir, "mpoprc"), "t")
-		},
-		acct: func(srv *testServer) Account {
-			return Account{Host: srv.host, User: srv.user}
-		},
-	},
+	{realclient.Fetchmail, Fetchmail, func(srv *testServer) Account { return Account{Host: srv.host, Port: srv.port, User: srv.user} }},
+	{realclient.Getmail, Getmail, func(srv *testServer) Account { return Account{Host: srv.host, Port: srv.port, User: srv.user} }},
+	{realclient.Mpop, Mpop, func(srv *testServer) Account { return Account{Host: srv.host, User: srv.user} }},
 }
 
-// openToNobody lets getmail's delivery, running as nobody, reach dir.
-func openToNobody(t *testing.T, dir string) {
-	t.Helper()
-	for d := dir; d != "/" && d != "." && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
-		if d == filepath.Clean(os.TempDir()) {
-			break
-		}
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+// setup configures cl for srv in dir; it returns the state file and the
+// mbox the client delivers to.
+func (cl client) setup(t *testing.T, dir string, srv *testServer) (string, string) {
+	state := cl.Setup(t, dir, realclient.Server{Host: srv.host, Port: srv.port, User: srv.user, Pass: srv.pass})
+	if cl.format == Getmail && filepath.Base(state) != GetmailFileName(cl.acct(srv)) {
+		t.Fatalf("getmail state file %s, uidlstate names it %s", state, GetmailFileName(cl.acct(srv)))
 	}
+	return state, realclient.Mbox(dir)
 }
+
+func downloaded(t *testing.T, mbox string) []string { return realclient.Downloaded(t, mbox, msgIDRe) }
 
 // TestRealClientsRoundTrip: each client downloads everything in keep mode
 // and writes its state; reading that state and rebuilding it with the same
@@ -287,16 +147,16 @@ func openToNobody(t *testing.T, dir string) {
 func TestRealClientsRoundTrip(t *testing.T) {
 	const n = 5
 	for _, cl := range clients {
-		requireClient(t, cl.name)
+		realclient.Require(t, cl.Client)
 	}
 	// Every client keeps mail on the server: one server serves them all.
 	srv := startTestServer(t, n)
 	server, _ := serverState(t, srv)
 	for _, cl := range clients {
-		t.Run(cl.name, func(t *testing.T) {
+		t.Run(cl.Name, func(t *testing.T) {
 			dir := t.TempDir()
 			statePath, mbox := cl.setup(t, dir, srv)
-			cl.run(t, dir, srv)
+			cl.Run(t, dir)
 			if got := downloaded(t, mbox); len(got) != n {
 				t.Fatalf("first run downloaded %v, want %d messages", got, n)
 			}
@@ -332,7 +192,7 @@ func TestRealClientsRoundTrip(t *testing.T) {
 					t.Errorf("rebuilt getmail state differs from getmail's:\nours   %q\ngetmail %q", ours, clientBytes)
 				}
 			} else if !bytes.Equal(ours, clientBytes) {
-				t.Errorf("rebuilt state differs from %s's:\nours   %q\nclient %q", cl.name, ours, clientBytes)
+				t.Errorf("rebuilt state differs from %s's:\nours   %q\nclient %q", cl.Name, ours, clientBytes)
 			}
 			// A state built from scratch (no old file) equals the client's
 			// too, except for getmail's times (it records when it ran).
@@ -384,7 +244,7 @@ func sameLines(a, b []byte) bool {
 func TestRealClientsSeededState(t *testing.T) {
 	const n = 6
 	for _, cl := range clients {
-		requireClient(t, cl.name)
+		realclient.Require(t, cl.Client)
 	}
 	srv := startTestServer(t, n)
 	server, msgid := serverState(t, srv)
@@ -408,7 +268,7 @@ func TestRealClientsSeededState(t *testing.T) {
 		t.Fatalf("test messages on the server: %v", msgid)
 	}
 	for _, cl := range clients {
-		t.Run(cl.name, func(t *testing.T) {
+		t.Run(cl.Name, func(t *testing.T) {
 			dir := t.TempDir()
 			statePath, mbox := cl.setup(t, dir, srv)
 			f, err := New(cl.format)
@@ -436,11 +296,11 @@ func TestRealClientsSeededState(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			cl.run(t, dir, srv)
+			cl.Run(t, dir)
 			if got := downloaded(t, mbox); !slices.Equal(got, want) {
 				t.Fatalf("first run downloaded %v, want exactly %v", got, want)
 			}
-			cl.run(t, dir, srv)
+			cl.Run(t, dir)
 			if got := downloaded(t, mbox); !slices.Equal(got, want) {
 				t.Fatalf("second run downloaded more: %v, want still %v", got, want)
 			}

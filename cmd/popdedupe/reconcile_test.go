@@ -6,17 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/popdedupe/popdedupe/fingerprint"
 	"github.com/popdedupe/popdedupe/internal/dovecottest"
+	"github.com/popdedupe/popdedupe/internal/realclient"
 	"github.com/popdedupe/popdedupe/pop3/pop3test"
 	"github.com/popdedupe/popdedupe/scan"
 )
@@ -442,120 +441,7 @@ func TestDovecotFetchMissing(t *testing.T) {
 
 // --- Real clients reading the rebuilt state --------------------------
 
-func requireTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("%s not found: apt-get install -y %s (or POPDEDUPE_SKIP_CLIENTS=1 to skip)", name, pkg)
-	if os.Getenv("POPDEDUPE_SKIP_CLIENTS") == "1" {
-		t.Skip(msg)
-	}
-	t.Fatal(msg)
-	return ""
-}
-
-func runTool(t *testing.T, ok []int, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, isExit := err.(*exec.ExitError); isExit {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	t.Logf("%s: exit %d\n%s", name, code, out.String())
-	if !slices.Contains(ok, code) {
-		t.Fatalf("%s exited %d:\n%s", name, code, out.String())
-	}
-}
-
 var rcIDRe = regexp.MustCompile(`(?mi)^Message-ID: <(rc\d+)@reconcile\.test>`)
-
-func downloadedIDs(t *testing.T, mbox string) []string {
-	t.Helper()
-	data, err := os.ReadFile(mbox)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, m := range rcIDRe.FindAllSubmatch(data, -1) {
-		ids = append(ids, string(m[1]))
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-// openToNobody lets getmail's delivery, running as nobody, reach dir.
-func openToNobody(t *testing.T, dir string) {
-	t.Helper()
-	tmp := filepath.Clean(os.TempDir())
-	for d := dir; strings.HasPrefix(d, tmp) && d != tmp; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-type stateClient struct {
-	name, pkg, format string
-	// setup writes the client's configuration in dir; it returns the
-	// state file and the mbox the client delivers to.
-	setup func(t *testing.T, dir, host string, port int) (state, mbox string)
-	run   func(t *testing.T, dir string)
-}
-
-var stateClients = []stateClient{
-	{name: "fetchmail", pkg: "fetchmail", format: "fetchmail",
-		setup: func(t *testing.T, dir, host string, port int) (string, string) {
-			mbox := filepath.Join(dir, "out.mbox")
-			rc := fmt.Sprintf("set no syslog\npoll %s proto pop3 port %d uidl auth password\n"+
-				"  user %q there with password %q is root here\n  keep\n  sslproto ''\n  mda \"cat >> %s\"\n",
-				host, port, rcUser, rcPass, mbox)
-			os.WriteFile(filepath.Join(dir, "fetchmailrc"), []byte(rc), 0o600)
-			return filepath.Join(dir, ".fetchids"), mbox
-		},
-		run: func(t *testing.T, dir string) {
-			// Exit 1 is "no new mail".
-			runTool(t, []int{0, 1}, requireTool(t, "fetchmail", "fetchmail"), "-f", filepath.Join(dir, "fetchmailrc"),
-				"--idfile", filepath.Join(dir, ".fetchids"), "--pidfile", filepath.Join(dir, "fetchmail.pid"), "--nodetach")
-		}},
-	{name: "getmail", pkg: "getmail6", format: "getmail",
-		setup: func(t *testing.T, dir, host string, port int) (string, string) {
-			mbox := filepath.Join(dir, "out.mbox")
-			os.WriteFile(mbox, nil, 0o600)
-			dest := ""
-			if os.Geteuid() == 0 {
-				dest = "user = nobody\n"
-				os.Chown(mbox, 65534, 65534)
-				openToNobody(t, dir)
-			}
-			rc := fmt.Sprintf("[retriever]\ntype = SimplePOP3Retriever\nserver = %s\nport = %d\nusername = %s\npassword = %s\n\n"+
-				"[destination]\ntype = Mboxrd\npath = %s\n%s\n[options]\nread_all = false\ndelete = false\n", host, port, rcUser, rcPass, mbox, dest)
-			os.WriteFile(filepath.Join(dir, "getmailrc"), []byte(rc), 0o600)
-			return filepath.Join(dir, "oldmail-"+host+"-"+strconv.Itoa(port)+"-"+rcUser), mbox
-		},
-		run: func(t *testing.T, dir string) {
-			runTool(t, []int{0}, requireTool(t, "getmail", "getmail6"), "--getmaildir="+dir, "--rcfile="+filepath.Join(dir, "getmailrc"))
-		}},
-	{name: "mpop", pkg: "mpop", format: "mpop",
-		setup: func(t *testing.T, dir, host string, port int) (string, string) {
-			mbox := filepath.Join(dir, "out.mbox")
-			state := filepath.Join(dir, "uidls")
-			rc := fmt.Sprintf("defaults\naccount t\nhost %s\nport %d\nuser %s\npassword %s\nauth user\ntls off\nkeep on\n"+
-				"delivery mbox %s\nuidls_file %s\n", host, port, rcUser, rcPass, mbox, state)
-			os.WriteFile(filepath.Join(dir, "mpoprc"), []byte(rc), 0o600)
-			return state, mbox
-		},
-		run: func(t *testing.T, dir string) {
-			runTool(t, []int{0}, requireTool(t, "mpop", "mpop"), "-C", filepath.Join(dir, "mpoprc"), "t")
-		}},
-}
 
 // TestStateWithRealClients: a real Dovecot holds N messages, some saved
 // locally in triplicate and some not. After `reconcile --state FORMAT:FILE
@@ -569,9 +455,9 @@ func TestStateWithRealClients(t *testing.T) {
 		want = append(want, fmt.Sprintf("rc%d", i))
 	}
 	slices.Sort(want)
-	for _, cl := range stateClients {
-		t.Run(cl.name, func(t *testing.T) {
-			requireTool(t, cl.name, cl.pkg)
+	for _, cl := range realclient.Clients {
+		t.Run(cl.Name, func(t *testing.T) {
+			realclient.Require(t, cl)
 			home := cliEnv(t)
 			srv := startDovecot(t, n)
 			local := filepath.Join(home, "Maildir")
@@ -583,9 +469,9 @@ func TestStateWithRealClients(t *testing.T) {
 			host, portS, _ := strings.Cut(srv.Addr, ":")
 			port, _ := strconv.Atoi(portS)
 			dir := filepath.Join(home, "client")
-			os.MkdirAll(dir, 0o700)
-			statePath, mbox := cl.setup(t, dir, host, port)
-			args := []string{"reconcile", "--server", srv.Addr, "--user", rcUser, "--ca", srv.CAFile, "--state", cl.format + ":" + statePath, "--json"}
+			statePath := cl.Setup(t, dir, realclient.Server{Host: host, Port: port, User: rcUser, Pass: rcPass})
+			mbox := realclient.Mbox(dir)
+			args := []string{"reconcile", "--server", srv.Addr, "--user", rcUser, "--ca", srv.CAFile, "--state", cl.Format + ":" + statePath, "--json"}
 
 			code, out, _ := cli(t, append(args, local)...)
 			if j := decode(t, out); code != exitWork || j.State == nil || len(j.State.Added) != (n+1)/2 || j.State.Written {
@@ -605,20 +491,18 @@ func TestStateWithRealClients(t *testing.T) {
 			if fi, err := os.Stat(statePath); err != nil || fi.Mode().Perm() != 0o600 {
 				t.Fatalf("state file: %v %v", fi, err)
 			}
-			if os.Geteuid() == 0 && cl.name == "getmail" {
+			if os.Geteuid() == 0 && cl.Name == "getmail" {
 				os.Chmod(statePath, 0o600) // getmail reads it as root; delivery runs as nobody
 			}
 
-			cl.run(t, dir)
-			if got := downloadedIDs(t, mbox); !slices.Equal(got, want) {
-				t.Fatalf("%s downloaded %v, want exactly the missing %v", cl.name, got, want)
+			cl.Run(t, dir)
+			if got := realclient.Downloaded(t, mbox, rcIDRe); !slices.Equal(got, want) {
+				t.Fatalf("%s downloaded %v, want exactly the missing %v", cl.Name, got, want)
 			}
-			cl.run(t, dir)
-			if got := downloadedIDs(t, mbox); !slices.Equal(got, want) {
-				t.Fatalf("second %s run downloaded more: %v", cl.name, got)
+			cl.Run(t, dir)
+			if got := realclient.Downloaded(t, mbox, rcIDRe); !slices.Equal(got, want) {
+				t.Fatalf("second %s run downloaded more: %v", cl.Name, got)
 			}
 		})
 	}
 }
-
-var _ = time.Second
