@@ -230,7 +230,7 @@ func (r *Result) walk(dir string, store, depth int) error {
 		case e.Type()&fs.ModeSymlink != 0:
 			continue
 		case e.IsDir():
-			if maildir && !strings.HasPrefix(name, ".") {
+			if maildir && !(strings.HasPrefix(name, ".") && IsMaildir(p)) {
 				continue // inside a Maildir only Maildir++ ".Folder"s hold mail
 			}
 			if !maildir && strings.HasPrefix(name, ".") && !IsMaildir(p) {

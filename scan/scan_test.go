@@ -86,6 +86,8 @@ func TestScanIncident(t *testing.T) {
 	put(t, filepath.Join(md, ".Archive", "cur", "1700000600.M6P1.h:2,F"), d2)
 	put(t, filepath.Join(md, ".Archive", "cur", "1700000700.M7P1.h:2,"), noid)
 	put(t, filepath.Join(md, "tmp", "1700000800.M8P1.h"), a) // being delivered: never read
+	os.MkdirAll(filepath.Join(md, ".cache"), 0o700)          // not a Maildir++ folder: never read
+	put(t, filepath.Join(md, ".cache", "old.mbox"), mboxOf(a))
 	mbox := filepath.Join(root, "inbox.mbox")
 	put(t, mbox, mboxOf(a, b, noid, msg("", "other", "same body\n")))
 
