@@ -179,7 +179,7 @@ func (s *Scan) WriteText(w io.Writer, verbose bool) {
 		}
 	}
 	if len(s.Conflicts) > 0 {
-		fmt.Fprintf(w, "%d Message-IDs have copies with different bodies (conflicts, never removed):\n", len(s.Conflicts))
+		fmt.Fprintf(w, "%d Message-IDs have copies with different bodies (conflicts: each version is a message of its own, never merged):\n", len(s.Conflicts))
 		for _, c := range s.Conflicts[:min(5, len(s.Conflicts))] {
 			fmt.Fprintf(w, "  <%s>: %d copies\n", c.MessageID, len(c.Copies))
 		}
