@@ -16,10 +16,6 @@ import (
 	"github.com/popdedupe/popdedupe/store"
 )
 
-type run struct {
-	stores, stateDir, quarantine string
-}
-
 func plan(t *testing.T, stores []string, opts dedupe.Options, rule scan.KeepRule) *dedupe.Plan {
 	t.Helper()
 	res, err := scan.Scan(context.Background(), stores, scan.Options{})

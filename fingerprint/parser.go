@@ -535,7 +535,7 @@ func fastLines(data []byte, eof bool) int {
 		return 0 // a last line without LF: the careful path adds one
 	}
 	lines := data[:n]
-	if n == 0 || bytes.IndexByte(lines, '\r') >= 0 || bytes.Index(lines, []byte(">From ")) >= 0 {
+	if n == 0 || bytes.IndexByte(lines, '\r') >= 0 || bytes.Contains(lines, []byte(">From ")) {
 		return 0
 	}
 	return n

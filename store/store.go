@@ -49,7 +49,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 
 	"github.com/popdedupe/popdedupe/fingerprint"
@@ -115,7 +114,6 @@ type Mutator struct {
 	quarantine string
 	qReady     bool
 	parser     *fingerprint.Parser
-	mu         sync.Mutex
 }
 
 // NewMutator returns the choke point writing to j, with quarantine as the

@@ -16,7 +16,6 @@ type worker struct {
 	raw     []byte
 	scratch []byte
 	body    []byte
-	cps     []copyPlan
 }
 
 // traceEstimate is the usual length of the trace headers; a message's

@@ -159,7 +159,7 @@ func (o Options) withDefaults() (Options, error) {
 	o.Start = o.Start.UTC()
 	var errs []error
 	if o.Messages < 1 {
-		errs = append(errs, fmt.Errorf("Messages = %d, want >= 1", o.Messages))
+		errs = append(errs, fmt.Errorf("corpusgen: Messages = %d, want >= 1", o.Messages))
 	}
 	if o.MaxCopies < 2 || o.MaxCopies > 10 {
 		errs = append(errs, fmt.Errorf("MaxCopies = %d, want 2..10", o.MaxCopies))
@@ -201,7 +201,7 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	for _, f := range o.Folders {
 		if f == "" || f[0] == '.' || f[len(f)-1] == '.' || strings.ContainsAny(f, "/\x00") {
-			errs = append(errs, fmt.Errorf("Folders: bad Maildir++ folder name %q", f))
+			errs = append(errs, fmt.Errorf("corpusgen: Folders: bad Maildir++ folder name %q", f))
 		}
 	}
 	if len(errs) > 0 {

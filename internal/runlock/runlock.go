@@ -112,7 +112,8 @@ func Acquire(stateDir, store, command string) (*Lock, error) {
 	}
 	host, _ := os.Hostname()
 	b, _ := json.Marshal(Holder{PID: os.Getpid(), Host: host, Time: time.Now().UTC(), Store: abs, Command: command})
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt(append(b, '\n'), 0)
 	}
 	if err != nil {
