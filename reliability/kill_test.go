@@ -1,0 +1,344 @@
+package reliability
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/popdedupe/popdedupe/dedupe/dedupetest"
+	"github.com/popdedupe/popdedupe/journal"
+	"github.com/popdedupe/popdedupe/pop3/pop3test"
+)
+
+// Kill tests. Every journal line of dedupe and undo, and their fault
+// points, are covered by cmd/popdedupe's TestDedupeCrash and TestUndoCrash
+// on the hand-made incident; here: reconcile at every journal line, and
+// seeded random kills (at a journal line, at a fault point or at a random
+// instant) of dedupe, of the rerun, and of undo, on generated incidents,
+// chained as a user would (kill, rerun, kill again, undo everything).
+
+// journalLines counts the lines of a journal.
+func journalLines(t *testing.T, path string) int {
+	t.Helper()
+	es, err := journal.Read(path)
+	if err != nil {
+		t.Fatalf("journal %s: %v", path, err)
+	}
+	return len(es)
+}
+
+// rcJSON is the part of reconcile's JSON the tests read.
+type rcJSON struct {
+	Error    string `json:"error"`
+	ExitCode int    `json:"exit_code"`
+	Journal  string `json:"journal"`
+	Session  struct {
+		Logins        int    `json:"logins"`
+		QuitSent      bool   `json:"quit_sent"`
+		QuitCommitted bool   `json:"quit_committed"`
+		DeleSent      int    `json:"dele_sent"`
+		DeleAcked     int    `json:"dele_acked"`
+		Error         string `json:"error"`
+	} `json:"session"`
+	Counts struct {
+		Messages, Saved, Missing, Fetched, Deleted int
+	} `json:"counts"`
+	Messages []struct {
+		UIDL    string `json:"uidl"`
+		Verdict string `json:"verdict"`
+		Dele    string `json:"dele"`
+		Note    string `json:"note"`
+		Local   *struct {
+			Path string `json:"path"`
+		} `json:"local"`
+	} `json:"messages"`
+}
+
+func decodeRC(t *testing.T, r result) rcJSON {
+	t.Helper()
+	var j rcJSON
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil {
+		t.Fatalf("reconcile JSON: %v\n%s", err, r)
+	}
+	return j
+}
+
+// reconcileArgs is an applied reconcile that fetches what is missing into
+// target and deletes what is saved.
+func (w *world) reconcileArgs(target string, extra ...string) []string {
+	a := []string{"reconcile", "--server", w.srv.Addr(), "--user", srvUser, "--tls", "none", "--progress", "never",
+		"--timeout", "20s", "--apply", "--delete-saved", "--fetch-missing", target, "--json"}
+	return append(append(a, extra...), w.stores...)
+}
+
+// checkFetchTarget checks that every message in the fetch target is whole:
+// equal to a message of the server at the start (a half-received or
+// half-written message would differ), and at most once.
+func (w *world) checkFetchTarget(t *testing.T, target, when string) {
+	t.Helper()
+	if _, err := os.Stat(target); err != nil {
+		return
+	}
+	keys, sr := keyCounts(t, target)
+	if len(sr) > 0 {
+		t.Errorf("%s: unreadable messages in the fetch target: %v", when, sr)
+	}
+	for k, n := range keys {
+		if !w.keys[k] {
+			t.Errorf("%s: the fetch target holds a message that was never on the server (half-written?): %q", when, k.MessageID)
+		}
+		if n > 1 {
+			t.Errorf("%s: %q fetched %d times", when, k.MessageID, n)
+		}
+	}
+}
+
+// TestKillReconcileEveryStep kills `reconcile --apply --fetch-missing
+// --delete-saved` after each line of its journal (before every fetch
+// commit, after it, before DELE, before and after QUIT). After each kill:
+// nothing lost from server + stores + fetch target; nothing half-written;
+// the server unchanged unless QUIT was committed. Then a rerun finishes
+// the job (the server left as a clean run leaves it, nothing fetched
+// twice), and undo of the killed run's journal explains and changes
+// nothing.
+func TestKillReconcileEveryStep(t *testing.T) {
+	clean := serverIncident(t, pop3test.Config{}, 10)
+	target := filepath.Join(clean.dir, "Recovered")
+	r := clean.e.run(t, nil, clean.reconcileArgs(target)...)
+	wantCode(t, r, 0)
+	j := decodeRC(t, r)
+	fetched := 0
+	for _, m := range j.Messages {
+		if m.Local != nil && strings.HasPrefix(m.Local.Path, target) {
+			fetched++
+		}
+	}
+	if j.Journal == "" || !j.Session.QuitCommitted || j.Counts.Deleted != 10 || fetched != 5 {
+		t.Fatalf("clean run: %+v\n%s", j, r)
+	}
+	lines := journalLines(t, j.Journal)
+	leftClean := strings.Join(clean.uids(), ",")
+	if lines < 6 {
+		t.Fatalf("only %d journal lines in a clean run", lines)
+	}
+	for k := 1; k <= lines; k++ {
+		t.Run(strconv.Itoa(k), func(t *testing.T) {
+			w := serverIncident(t, pop3test.Config{}, 10)
+			target := filepath.Join(w.dir, "Recovered")
+			r := w.e.run(t, []string{journal.KillAfterEnv + "=" + strconv.Itoa(k)}, w.reconcileArgs(target)...)
+			if !r.killed {
+				t.Fatalf("not killed after journal line %d:\n%s", k, r)
+			}
+			committed := w.srv.Stats().Commits > 0
+			if !committed && len(w.srv.Messages(srvUser)) != 10 {
+				t.Errorf("no QUIT committed, yet the server lost messages: %v", w.uids())
+			}
+			if committed && k < lines-1 {
+				t.Errorf("QUIT committed although the run was killed after line %d of %d (before QUIT)", k, lines)
+			}
+			w.noLoss(t, "after the kill", target)
+			w.checkFetchTarget(t, target, "after the kill")
+
+			js := w.journals()
+			if len(js) != 1 {
+				t.Fatalf("%d journals after the kill", len(js))
+			}
+			// Undo of a reconcile journal changes nothing and says why.
+			snap := dedupetest.Snapshot(t, append(w.stores, target)...)
+			u := w.e.run(t, nil, "undo", js[0])
+			wantCode(t, u, 0)
+			if d := dedupetest.DiffSnapshots(snap, dedupetest.Snapshot(t, append(w.stores, target)...)); d != "" {
+				t.Errorf("undo of a reconcile journal changed the stores:\n%s", d)
+			}
+
+			r = w.e.run(t, nil, w.reconcileArgs(target)...)
+			wantCode(t, r, 0)
+			j := decodeRC(t, r)
+			if !j.Session.QuitCommitted || j.Session.Logins != 1 {
+				t.Errorf("rerun: %+v", j.Session)
+			}
+			if got := strings.Join(w.uids(), ","); got != leftClean {
+				t.Errorf("after the rerun the server holds %q; a clean run leaves %q", got, leftClean)
+			}
+			w.noLoss(t, "after the rerun", target)
+			w.checkFetchTarget(t, target, "after the rerun")
+		})
+	}
+}
+
+// TestKillReconcileRandom kills reconcile at random instants (seeded),
+// not only at journal lines: in the scan, the login, the RETRs, between a
+// fetch's temporary file and its rename, in the middle of the DELEs.
+func TestKillReconcileRandom(t *testing.T) {
+	trials := 8
+	if soak() {
+		trials = 200
+	}
+	rng := rand.New(rand.NewSource(seed(t)))
+	// The length of a clean run (the faster of two, warm) bounds the
+	// random instants.
+	var span time.Duration
+	var leftClean string
+	for i := 0; i < 2; i++ {
+		clean := serverIncident(t, pop3test.Config{}, 40)
+		start := time.Now()
+		wantCode(t, clean.e.run(t, nil, clean.reconcileArgs(filepath.Join(clean.dir, "Recovered"))...), 0)
+		if d := time.Since(start); span == 0 || d < span {
+			span = d
+		}
+		leftClean = strings.Join(clean.uids(), ",")
+	}
+	killed := 0
+	for i := 0; i < trials; i++ {
+		delay := time.Duration(rng.Int63n(int64(span)))
+		t.Run(fmt.Sprintf("%d-%s", i, delay.Round(time.Millisecond)), func(t *testing.T) {
+			w := serverIncident(t, pop3test.Config{}, 40)
+			target := filepath.Join(w.dir, "Recovered")
+			cmd, o, eb := w.e.start(t, nil, w.reconcileArgs(target)...)
+			time.Sleep(delay)
+			cmd.Process.Signal(syscall.SIGKILL)
+			r := wait(t, cmd, o, eb)
+			if r.killed {
+				killed++
+			} else {
+				t.Logf("not killed: exit %d", r.code)
+			}
+			if w.srv.Stats().Commits == 0 && len(w.srv.Messages(srvUser)) != 40 {
+				t.Errorf("no QUIT committed, yet the server lost messages")
+			}
+			w.noLoss(t, "after the kill", target)
+			w.checkFetchTarget(t, target, "after the kill")
+			r = w.e.run(t, nil, w.reconcileArgs(target)...)
+			wantCode(t, r, 0)
+			if got := strings.Join(w.uids(), ","); got != leftClean {
+				t.Errorf("after the rerun the server holds %q; a clean run leaves %q", got, leftClean)
+			}
+			w.noLoss(t, "after the rerun", target)
+			w.checkFetchTarget(t, target, "after the rerun")
+		})
+	}
+	t.Logf("%d of %d runs were killed before they ended", killed, trials)
+	if killed < trials/2 {
+		t.Errorf("only %d of %d runs were killed: the random instants are too late", killed, trials)
+	}
+}
+
+// faultFor picks a random fault: a kill after journal line k, at a fault
+// point, or none (the caller then kills at a random instant).
+func faultFor(rng *rand.Rand, lines int, points []string) string {
+	switch rng.Intn(3) {
+	case 0:
+		return journal.KillAfterEnv + "=" + strconv.Itoa(1+rng.Intn(lines))
+	case 1:
+		return journal.KillAtEnv + "=" + points[rng.Intn(len(points))] + ":" + strconv.Itoa(1+rng.Intn(3))
+	}
+	return ""
+}
+
+// runMaybeKilled runs args with the fault, or kills it at a random
+// instant within span when the fault is "".
+func (w *world) runMaybeKilled(t *testing.T, rng *rand.Rand, fault string, span time.Duration, args ...string) result {
+	t.Helper()
+	if fault != "" {
+		return w.e.run(t, []string{fault}, args...)
+	}
+	cmd, o, eb := w.e.start(t, nil, args...)
+	time.Sleep(time.Duration(rng.Int63n(int64(span))))
+	cmd.Process.Signal(syscall.SIGKILL)
+	return wait(t, cmd, o, eb)
+}
+
+// TestKillDedupeRandom: seeded trials on generated incidents (a
+// Maildir++ and an mbox with messages up to 200 KB). Each trial kills
+// `dedupe --apply` (after a random journal line, at a random fault point,
+// or at a random instant), then either reruns it, itself perhaps killed,
+// until it finishes, and then undoes every journal newest first; or
+// undoes the killed run, the undo perhaps killed too and run again. After
+// every kill nothing is lost and every mbox splits as before; the rerun
+// leaves no duplicate; the undos restore the start byte for byte.
+func TestKillDedupeRandom(t *testing.T) {
+	trials := 6
+	if soak() {
+		trials = 150
+	}
+	base := seed(t)
+	points := []string{"maildir.quarantine", "maildir.copied", "mbox.quarantine", "mbox.rename", "mbox.renamed"}
+	undoPoints := []string{"undo.mbox.rename", "undo.mbox.renamed"}
+	killed := 0
+	for i := 0; i < trials; i++ {
+		s := base + int64(i)
+		t.Run(strconv.FormatInt(s, 10), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(s))
+			n := 25 + rng.Intn(30)
+			// A clean run on a twin of the incident measures the journal
+			// and the time the faults are drawn from.
+			twin := genIncident(t, s, n)
+			st := time.Now()
+			wantCode(t, twin.e.run(t, nil, twin.dedupeArgs("--apply")...), 0, 4)
+			span := time.Since(st)
+			lines := journalLines(t, twin.journals()[0])
+			w := genIncident(t, s, n)
+			fault := faultFor(rng, lines, points)
+			r := w.runMaybeKilled(t, rng, fault, span, w.dedupeArgs("--apply")...)
+			t.Logf("%d messages, %d journal lines in a clean run; fault %q: killed %v", n, lines, fault, r.killed)
+			if r.killed {
+				killed++
+			} else {
+				wantCode(t, r, 0, 4)
+			}
+			w.noLoss(t, "killed")
+			if rng.Intn(2) == 0 {
+				for round := 0; ; round++ {
+					var extra []string
+					if round < 2 && rng.Intn(2) == 0 {
+						extra = []string{faultFor(rng, lines, points)}
+					}
+					r := w.e.run(t, extra, w.dedupeArgs("--apply")...)
+					w.noLoss(t, fmt.Sprintf("rerun %d killed", round))
+					if !r.killed {
+						wantCode(t, r, 0, 4)
+						break
+					}
+				}
+				r := w.e.run(t, nil, w.dedupeArgs("--json")...)
+				if !strings.Contains(r.stdout, `"removed": 0`) {
+					t.Errorf("after the reruns a dry run still finds work:\n%s", r)
+				}
+				w.noLoss(t, "after the reruns")
+				js := w.journals()
+				for k := len(js) - 1; k >= 0; k-- {
+					wantCode(t, w.e.run(t, nil, "undo", js[k]), 0)
+				}
+				w.restored(t, "after undoing every journal")
+				return
+			}
+			js := w.journals()
+			if len(js) == 0 {
+				// Killed before the journal existed: nothing was done.
+				w.restored(t, "killed before the journal")
+				return
+			}
+			if len(js) != 1 {
+				t.Fatalf("%d journals", len(js))
+			}
+			uf := faultFor(rng, journalLines(t, js[0]), undoPoints)
+			u := w.runMaybeKilled(t, rng, uf, span, "undo", js[0])
+			w.noLoss(t, "undo killed")
+			if u.killed || u.code != 0 {
+				wantCode(t, w.e.run(t, nil, "undo", js[0]), 0)
+			}
+			w.restored(t, "after undo")
+		})
+	}
+	t.Logf("%d of %d dedupe runs were killed", killed, trials)
+	if killed < trials/2 {
+		t.Errorf("only %d of %d runs were killed: the faults miss", killed, trials)
+	}
+}
