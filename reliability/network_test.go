@@ -439,5 +439,3 @@ func TestNetworkCutInRetr(t *testing.T) {
 		})
 	}
 }
-
-
