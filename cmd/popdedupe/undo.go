@@ -50,7 +50,7 @@ func runUndo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer locks.Release()
-	res, uerr := journal.Undo(ctx, path, store.UndoHandlers())
+	res, uerr := journal.Undo(ctx, path, undoHandlers())
 	if res == nil {
 		return uerr
 	}
