@@ -50,6 +50,8 @@ func runDedupe(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	del := fs.Bool("delete", false, "delete extra copies for good instead of quarantining them (still journalled; undo cannot bring them back)")
 	quarantine := fs.String("quarantine", "", "quarantine Maildir for extra copies (default STATE-DIR/quarantine/RUN-ID)")
 	stateDir := fs.String("state-dir", "", "where journals and locks live (default $XDG_STATE_HOME/popdedupe or ~/.local/state/popdedupe)")
+	var rf reportFlag
+	rf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -100,6 +102,9 @@ func runDedupe(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if !*apply || !plan.Work() {
+		if _, err := rf.write(&report.Page{Title: "Duplicate removal", Scan: rep.Scan, Actions: rep.Actions}); err != nil {
+			return err
+		}
 		printDedupe(stdout, rep, &f)
 		return resultError(plan.Work(), len(res.Skipped) > 0)
 	}
@@ -116,6 +121,9 @@ func runDedupe(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rep = dedupeReport(plan, out)
 	rep.Notes = append(notes, rep.Notes...)
 	rep.Journal, rep.Undo = j.Path(), undoCmd
+	if _, err := rf.write(&report.Page{Title: "Duplicate removal", Scan: rep.Scan, Actions: rep.Actions, Journal: rep.Journal}); err != nil {
+		return err
+	}
 	printDedupe(stdout, rep, &f)
 	return resultError(false, len(res.Skipped) > 0)
 }

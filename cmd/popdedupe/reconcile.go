@@ -96,6 +96,8 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.BoolVar(&quiet, "quiet", false, "print nothing but errors and the result")
 	fs.Var(&progress, "progress", "progress bar on stderr while scanning: auto, always or never")
 	fs.IntVar(&jobs, "jobs", 8, "local files read in parallel")
+	var rf reportFlag
+	rf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -143,10 +145,11 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 	stores := reconcile.Stores(fs.Args(), o.FetchMissing)
 	sf := &scanFlags{json: jsonOut, quiet: quiet, progress: progress, jobs: jobs, keep: scan.KeepOldest}
-	res, _, _, err := scanStores(ctx, sf, stores, stderr)
+	res, groups, conflicts, err := scanStores(ctx, sf, stores, stderr)
 	if err != nil {
 		return err
 	}
+	page := &report.Page{Title: "Reconcile with " + o.Server, Scan: report.FromScan("reconcile", res, groups, conflicts)}
 
 	var jpath string
 	if o.Apply && (o.DeleteSaved || o.FetchMissing != "") {
@@ -168,6 +171,12 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		runErr = fmt.Errorf("%w: %w", errUsage, runErr)
 	}
 	skipped := len(res.Skipped) > 0
+	if out != nil && rf.path != "" {
+		page.Server, page.State, page.Journal = out.ServerSection(), out.StateSection(), jpath
+		if _, err := rf.write(page); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 	var resErr error
 	switch {
 	case runErr != nil:

@@ -62,6 +62,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("scan", "[flags] STORE...", "popdedupe scan ~/Maildir ~/mail/inbox.mbox\npopdedupe scan --json ~/Maildir > dups.json", stderr)
 	var f scanFlags
 	f.register(fs)
+	var rf reportFlag
+	rf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,6 +76,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	rep := report.FromScan("scan", res, groups, conflicts)
+	if _, err := rf.write(&report.Page{Title: "Duplicate scan", Scan: rep}); err != nil {
+		return err
+	}
 	if f.json {
 		if err := report.WriteJSON(stdout, rep); err != nil {
 			return err
