@@ -63,8 +63,9 @@ func sampleDryRun() *Repair {
 	d := *r.Dedupe
 	d.Applied, d.Journal, d.Undo, d.Mboxes = false, "", "", []string{"/home/ann/mail/inbox.mbox"}
 	r.Dedupe = &d
+	next := time.Date(2024, 3, 2, 9, 55, 0, 0, time.UTC)
 	r.Server = &RepairServer{Server: "pop.example.org:995", User: "ann", Logins: 1, QuitCommitted: true,
-		Messages: 3, Bytes: 30_000, Saved: 2, Missing: 1, Held: 3, HeldBytes: 30_000}
+		Messages: 3, Bytes: 30_000, Saved: 2, Missing: 1, Held: 3, HeldBytes: 30_000, NextLogin: &next}
 	r.State = &RepairState{Target: "fetchmail:/home/ann/.fetchids", Added: 2, Refetch: 1}
 	r.Report = ""
 	r.ExitCode = 3
@@ -186,7 +187,7 @@ func TestRepairNextSteps(t *testing.T) {
 		dontWant []string
 	}{
 		{sampleRepair(), []string{"delete the quarantine", "new mail only", "LOGIN-DELAY"}, []string{"--apply", "--fetch-missing", "--delete-saved"}},
-		{sampleDryRun(), []string{"--apply", "--fetch-missing", "--delete-saved"}, []string{"quarantine", "LOGIN-DELAY"}},
+		{sampleDryRun(), []string{"--apply", "--fetch-missing", "--delete-saved", "run with --apply after that"}, []string{"quarantine", "start the mail client"}},
 		{sampleFailed(), []string{"stopped on an error", "Nothing was deleted on the server", "was not rebuilt"}, []string{"new mail only"}},
 	} {
 		for _, w := range tc.want {

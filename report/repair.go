@@ -99,8 +99,13 @@ func RepairNextSteps(r *Repair) []string {
 		if sv.Saved > 0 && !sv.DeleteSaved {
 			add("%s saved locally but still on the server: --delete-saved removes %s there.", count(sv.Saved, "server message is", "server messages are"), itThem(sv.Saved))
 		}
-		if sv.NextLogin != nil && d != nil && d.Applied {
-			add("The server allows the next login at %s (LOGIN-DELAY): start the mail client after that.", sv.NextLogin.UTC().Format("2006-01-02 15:04 UTC"))
+		if sv.NextLogin != nil && d != nil {
+			at := sv.NextLogin.UTC().Format("2006-01-02 15:04 UTC")
+			if d.Applied {
+				add("The server allows the next login at %s (LOGIN-DELAY): start the mail client after that.", at)
+			} else {
+				add("The server allows the next login at %s (LOGIN-DELAY): run with --apply after that, or its session is refused.", at)
+			}
 		}
 	}
 	if st != nil {
