@@ -269,7 +269,7 @@ func scanSummary(s *Scan, actions []Action) []stat {
 		{Label: "Messages scanned", Value: num(s.Messages), Note: Bytes(s.Bytes) + " in " + plural(len(s.Stores), "store")},
 		{Label: "Extra copies", Value: num(s.Duplicates), Note: "of " + plural(len(s.Groups), "message"), Tone: toneIf(s.Duplicates > 0, "warn")},
 		{Label: "Reclaimable", Value: Bytes(s.ExtraBytes), Note: "taken by the extra copies"},
-		{Label: "Conflicts", Value: num(len(s.Conflicts)), Note: "same Message-ID, different body; never removed", Tone: toneIf(len(s.Conflicts) > 0, "bad")},
+		{Label: "Conflicts", Value: num(len(s.Conflicts)), Note: "same Message-ID, different bodies: one copy of each version kept", Tone: toneIf(len(s.Conflicts) > 0, "bad")},
 		{Label: "Skipped", Value: num(len(s.Skipped)), Note: "could not be read; left alone", Tone: toneIf(len(s.Skipped) > 0, "bad")},
 	}
 	return append(st, actionStats(actions)...)

@@ -26,9 +26,10 @@ popdedupe undo ~/.local/state/popdedupe/journal-....jsonl
 Keep rules (--keep): oldest keeps the copy delivered first (ties: most
 Maildir flags, then argument order); newest the one delivered last; first
 the first in argument order, then path, then mbox position. No rule keeps
-an unreadable copy or removes the last copy of a message. Copies whose
-Message-ID has copies with different bodies are never removed, nor is
-anything in an mbox with unreadable messages.
+an unreadable copy or removes the last copy of a message. A Message-ID
+with copies of different bodies counts as one message per body: one copy
+of each version stays. Nothing in an mbox with unreadable messages is
+removed.
 
 Exit codes: 0 applied or nothing to do, 3 a dry run found work,
 4 done but some messages were skipped, 1 failed (the error names the
@@ -95,7 +96,7 @@ func runDedupe(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	rep := dedupeReport(plan, nil)
-	rep.Notes = append(notes, rep.Notes...)
+	rep.Notes = append(append([]string{}, notes...), rep.Notes...) // [] not null in JSON
 	if *apply && !plan.Work() {
 		if err := dedupe.Recover(res); err != nil {
 			return err
@@ -119,7 +120,7 @@ func runDedupe(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w\n%s before the error; journal: %s\nundo with: %s", err, out, j.Path(), undoCmd)
 	}
 	rep = dedupeReport(plan, out)
-	rep.Notes = append(notes, rep.Notes...)
+	rep.Notes = append(append([]string{}, notes...), rep.Notes...) // [] not null in JSON
 	rep.Journal, rep.Undo = j.Path(), undoCmd
 	if _, err := rf.write(&report.Page{Title: "Duplicate removal", Scan: rep.Scan, Actions: rep.Actions, Journal: rep.Journal}); err != nil {
 		return err

@@ -94,3 +94,24 @@ func TestScanJSONContract(t *testing.T) {
 		t.Fatalf("missing store: exit %d, stdout %q", code, out)
 	}
 }
+
+// Lists in the JSON contract are [] when empty, never null: scripts index
+// into them.
+func TestDedupeJSONEmptyLists(t *testing.T) {
+	md := scanFixture(t)
+	os.Remove(filepath.Join(md, "cur", "1700000003.C:2,"))
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	code, out, _ := runCLI(t, "dedupe", "--json", md)
+	if code != exitWork {
+		t.Fatalf("exit %d", code)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"notes", "skipped", "conflicts", "mbox_rewritten", "actions", "groups"} {
+		if _, ok := got[k].([]any); !ok {
+			t.Errorf("%q is %v, want a JSON array", k, got[k])
+		}
+	}
+}
