@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"time"
 
-	"github.com/popdedupe/popdedupe/internal/secret"
 	"github.com/popdedupe/popdedupe/journal"
 	"github.com/popdedupe/popdedupe/reconcile"
 	"github.com/popdedupe/popdedupe/report"
@@ -65,32 +61,16 @@ Exit codes: 0 applied (or nothing to do), 1 failed, 2 usage error, 3 dry run wit
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("reconcile", "--server HOST[:PORT] --user NAME [flags] STORE...", reconcileExample, stderr)
 	var (
-		o            reconcile.Options
-		passwordFile string
-		caFile       string
-		state        stateFlag
-		traceFile    string
-		jsonOut      bool
-		verbose      bool
-		quiet        bool
-		progress     progressMode = "auto"
-		jobs         int
+		sf       serverFlags
+		jsonOut  bool
+		verbose  bool
+		quiet    bool
+		progress progressMode = "auto"
+		jobs     int
 	)
-	o.TLS, o.Match = reconcile.TLSAuto, reconcile.MatchFull
-	fs.StringVar(&o.Server, "server", "", "POP3 server HOST[:PORT] (port default: 995 for --tls auto|implicit, else 110)")
-	fs.StringVar(&o.User, "user", "", "POP3 user name")
-	fs.StringVar(&passwordFile, "password-file", "", "read the password from FILE (mode 0600); else POPDEDUPE_PASSWORD, ~/.netrc, or a prompt on a terminal")
-	fs.Var(&o.TLS, "tls", "auto (implicit TLS on 995, else STLS when offered, else plain only to loopback), implicit, starttls or none")
-	fs.BoolVar(&o.AllowPlaintext, "allow-plaintext", false, "allow sending the password in clear to a non-loopback address")
-	fs.StringVar(&caFile, "ca", "", "verify the server certificate against the CA certificates in FILE (PEM)")
-	fs.BoolVar(&o.DeleteSaved, "delete-saved", false, "delete server messages verified saved locally (with --apply)")
-	fs.StringVar(&o.FetchMissing, "fetch-missing", "", "save messages missing locally into this Maildir or mbox file (maildir:PATH, mbox:PATH to say which) before deleting")
-	fs.Var(&state, "state", "rebuild the client's UIDL state FORMAT:PATH (fetchmail, getmail, mpop, thunderbird, claws, json); dry run prints the diff")
-	fs.StringVar(&o.PollName, "poll-name", "", "fetchmail poll name, when it is not the server host")
+	sf.register(fs)
+	o := &sf.rec
 	fs.BoolVar(&o.Apply, "apply", false, "act: fetch, delete, write the state file (default: dry run, read-only)")
-	fs.Var(&o.Match, "match", "evidence for \"saved\": full (default: whole server copy hashed) or message-id (weaker: header and size only)")
-	fs.DurationVar(&o.CommandTimeout, "timeout", 60*time.Second, "give up when the server makes no progress for this long")
-	fs.StringVar(&traceFile, "trace", "", "write the POP3 dialogue to FILE (passwords masked)")
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON object (every server message with its verdict, and the session facts)")
 	fs.BoolVar(&verbose, "verbose", false, "list every server message in the text output")
 	fs.BoolVar(&quiet, "quiet", false, "print nothing but errors and the result")
@@ -109,43 +89,19 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fs.Usage()
 		return usageErrorf("name at least one STORE holding the local copies (a Maildir, a Maildir++ root, an mbox file, or a directory of them)")
 	}
-	if err := secret.CheckUser(o.User); err != nil {
-		return usageErrorf("--user: %v", err)
+	if err := sf.prepare(stderr, false); err != nil {
+		return err
 	}
-	host, _, _, err := o.Endpoint()
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return usageErrorf("--ca: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return usageErrorf("--ca %s: no PEM certificate in it", caFile)
-		}
-		o.RootCAs = pool
-	}
-	o.State = state.t
 	o.Workers = jobs
-	pw, _, err := secret.Password(secret.Options{File: passwordFile, Machine: host, Login: o.User, Prompt: stderr})
+	trace, err := sf.openTrace()
 	if err != nil {
 		return err
 	}
-	o.Password = pw
-	if traceFile != "" {
-		f, err := os.OpenFile(traceFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return fmt.Errorf("--trace: %w", err)
-		}
-		defer f.Close()
-		o.Trace = f
-	}
+	defer trace.Close()
 
 	stores := reconcile.Stores(fs.Args(), o.FetchMissing)
-	sf := &scanFlags{json: jsonOut, quiet: quiet, progress: progress, jobs: jobs, keep: scan.KeepOldest}
-	res, groups, conflicts, err := scanStores(ctx, sf, stores, stderr)
+	scf := &scanFlags{json: jsonOut, quiet: quiet, progress: progress, jobs: jobs, keep: scan.KeepOldest}
+	res, groups, conflicts, err := scanStores(ctx, scf, stores, stderr)
 	if err != nil {
 		return err
 	}
@@ -166,7 +122,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		jpath = j.Path()
 	}
 
-	out, runErr := reconcile.Run(ctx, res, o)
+	out, runErr := reconcile.Run(ctx, res, *o)
 	if errors.Is(runErr, reconcile.ErrUsage) {
 		runErr = fmt.Errorf("%w: %w", errUsage, runErr)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/popdedupe/popdedupe/dedupe"
 	"github.com/popdedupe/popdedupe/internal/runlock"
-	"github.com/popdedupe/popdedupe/internal/secret"
 	"github.com/popdedupe/popdedupe/journal"
 	"github.com/popdedupe/popdedupe/reconcile"
 	"github.com/popdedupe/popdedupe/report"
@@ -89,11 +87,7 @@ type repairConfig struct {
 	del          bool
 	quarantine   string
 	stateDir     string
-	rec          reconcile.Options
-	state        stateFlag
-	passwordFile string
-	caFile       string
-	traceFile    string
+	serverFlags  // --server, --user, --tls, --state, ...: shared with reconcile
 	report       reportFlag
 	command      string // "repair" or "demo": the JSON "command"
 	noPrompt     bool   // never ask for a password on the terminal
@@ -115,19 +109,7 @@ func (c *repairConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.del, "delete", false, "delete extra local copies for good instead of quarantining them (undo cannot bring them back)")
 	fs.StringVar(&c.quarantine, "quarantine", "", "quarantine Maildir for extra copies (default STATE-DIR/quarantine/RUN-ID)")
 	fs.StringVar(&c.stateDir, "state-dir", "", "where journals and locks live (default $XDG_STATE_HOME/popdedupe or ~/.local/state/popdedupe)")
-	fs.StringVar(&c.rec.Server, "server", "", "POP3 server HOST[:PORT] (port default: 995 for --tls auto|implicit, else 110)")
-	fs.StringVar(&c.rec.User, "user", "", "POP3 user name")
-	fs.StringVar(&c.passwordFile, "password-file", "", "read the password from FILE (mode 0600); else POPDEDUPE_PASSWORD, ~/.netrc, or a prompt on a terminal")
-	fs.Var(&c.rec.TLS, "tls", "auto (implicit TLS on 995, else STLS when offered, else plain only to loopback), implicit, starttls or none")
-	fs.BoolVar(&c.rec.AllowPlaintext, "allow-plaintext", false, "allow sending the password in clear to a non-loopback address")
-	fs.StringVar(&c.caFile, "ca", "", "verify the server certificate against the CA certificates in FILE (PEM)")
-	fs.BoolVar(&c.rec.DeleteSaved, "delete-saved", false, "delete server messages verified saved locally (with --apply)")
-	fs.StringVar(&c.rec.FetchMissing, "fetch-missing", "", "save messages missing locally into this Maildir or mbox file (maildir:PATH, mbox:PATH to say which) before deleting")
-	fs.Var(&c.state, "state", "rebuild the client's UIDL state FORMAT:PATH (fetchmail, getmail, mpop, thunderbird, claws, json)")
-	fs.StringVar(&c.rec.PollName, "poll-name", "", "fetchmail poll name, when it is not the server host")
-	fs.Var(&c.rec.Match, "match", "evidence for \"saved\": full (default: whole server copy hashed) or message-id (weaker: header and size only)")
-	fs.DurationVar(&c.rec.CommandTimeout, "timeout", 60*time.Second, "give up when the server makes no progress for this long")
-	fs.StringVar(&c.traceFile, "trace", "", "write the POP3 dialogue to FILE (passwords masked)")
+	c.serverFlags.register(fs)
 	c.report.register(fs)
 }
 
@@ -213,35 +195,10 @@ func printRepair(w io.Writer, rep *report.Repair, c *repairConfig, err error) er
 
 // prepare checks the options of one repair and gets its password.
 func (c *repairConfig) prepare(stderr io.Writer) error {
-	if err := secret.CheckUser(c.rec.User); err != nil {
-		return usageErrorf("--user: %v", err)
-	}
-	host, _, _, err := c.rec.Endpoint()
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
 	if c.del && c.quarantine != "" {
 		return usageErrorf("--delete and --quarantine exclude each other")
 	}
-	if c.caFile != "" && c.rec.RootCAs == nil {
-		pem, err := os.ReadFile(c.caFile)
-		if err != nil {
-			return usageErrorf("--ca: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return usageErrorf("--ca %s: no PEM certificate in it", c.caFile)
-		}
-		c.rec.RootCAs = pool
-	}
-	if c.rec.Password == "" {
-		pw, _, err := secret.Password(secret.Options{File: c.passwordFile, Machine: host, Login: c.rec.User, Prompt: stderr, NoPrompt: c.noPrompt})
-		if err != nil {
-			return err
-		}
-		c.rec.Password = pw
-	}
-	return nil
+	return c.serverFlags.prepare(stderr, c.noPrompt)
 }
 
 // fetchPath is the path of a --fetch-missing argument, without its
@@ -261,16 +218,13 @@ func doRepair(ctx context.Context, c *repairConfig, stderr io.Writer) (*report.R
 	if err := c.prepare(stderr); err != nil {
 		return nil, nil, err
 	}
-	o := c.rec
-	o.State, o.Apply, o.Workers = c.state.t, c.apply, c.scan.jobs
-	if c.traceFile != "" {
-		f, err := os.OpenFile(c.traceFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--trace: %w", err)
-		}
-		defer f.Close()
-		o.Trace = f
+	trace, err := c.openTrace()
+	if err != nil {
+		return nil, nil, err
 	}
+	defer trace.Close()
+	o := c.rec
+	o.Apply, o.Workers = c.apply, c.scan.jobs
 	stateDir, err := stateDirOr(c.stateDir)
 	if err != nil {
 		return nil, nil, err
