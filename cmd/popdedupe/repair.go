@@ -81,16 +81,16 @@ the worst over all accounts (1, then 2, 3, 4, 0).`
 
 // repairConfig is one repair: the flags of one account.
 type repairConfig struct {
-	scan         scanFlags
-	stores       []string
-	apply        bool
-	del          bool
-	quarantine   string
-	stateDir     string
-	serverFlags  // --server, --user, --tls, --state, ...: shared with reconcile
-	report       reportFlag
-	command      string // "repair" or "demo": the JSON "command"
-	noPrompt     bool   // never ask for a password on the terminal
+	scan        scanFlags
+	stores      []string
+	apply       bool
+	del         bool
+	quarantine  string
+	stateDir    string
+	serverFlags // --server, --user, --tls, --state, ...: shared with reconcile
+	report      reportFlag
+	command     string // "repair" or "demo": the JSON "command"
+	noPrompt    bool   // never ask for a password on the terminal
 	// serialize, when set, makes runs in one process that share a store,
 	// a fetch target or a state file take turns (--accounts); the run locks
 	// would refuse the second one.
