@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/popdedupe/popdedupe/journal"
 	"github.com/popdedupe/popdedupe/reconcile"
@@ -126,6 +127,10 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if errors.Is(runErr, reconcile.ErrUsage) {
 		runErr = fmt.Errorf("%w: %w", errUsage, runErr)
 	}
+	if n := notFetched(out); runErr == nil && o.Apply && n > 0 {
+		// Partly done is not done: exit 1, so that scripts see it.
+		runErr = fmt.Errorf("reconcile: %d missing messages could not be saved into %s (each one's note says why); they stay on the server: run again once that is fixed", n, out.FetchTo)
+	}
 	skipped := len(res.Skipped) > 0
 	if out != nil && rf.path != "" {
 		page.Server, page.State, page.Journal = out.ServerSection(), out.StateSection(), jpath
@@ -167,4 +172,19 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "Journal: %s\n", jpath)
 	}
 	return resErr
+}
+
+// notFetched counts the missing messages an applied run meant to fetch
+// and could not save (their note says "not fetched: why").
+func notFetched(out *reconcile.Result) int {
+	if out == nil {
+		return 0
+	}
+	n := 0
+	for _, m := range out.Messages {
+		if m.Verdict == reconcile.Missing && strings.HasPrefix(m.Note, "not fetched") {
+			n++
+		}
+	}
+	return n
 }
