@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-maildir"
@@ -130,6 +131,12 @@ type removeData struct {
 	Size     int64           `json:"size"`
 	Kept     Copy            `json:"kept"`
 	CrossDev bool            `json:"cross_device,omitempty"`
+	// Mode, UID and GID are the file's, for undo to give back when the
+	// quarantine is on another file system (it then holds a 0600 copy).
+	// Mode 0: not recorded (an older journal).
+	Mode uint32 `json:"mode,omitempty"`
+	UID  int    `json:"uid,omitempty"`
+	GID  int    `json:"gid,omitempty"`
 }
 
 // QuarantineFile moves the extra Maildir copy at path into the quarantine
@@ -152,7 +159,10 @@ func (m *Mutator) QuarantineFile(path, name string, want fingerprint.Key, kept C
 		return "", fmt.Errorf("kept copy: %w", err)
 	}
 	to := filepath.Join(m.quarantine, "cur", name)
-	data := removeData{Key: want, Size: fi.Size(), Kept: kept}
+	data := removeData{Key: want, Size: fi.Size(), Kept: kept, Mode: uint32(fi.Mode().Perm())}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		data.UID, data.GID = int(st.Uid), int(st.Gid)
+	}
 	e, err := m.j.Begin(journal.Entry{Op: OpMaildirQuarant, From: path, To: to}, data)
 	if err != nil {
 		return "", err

@@ -156,7 +156,9 @@ func undoQuarantine(_ context.Context, s journal.Step) (string, error) {
 	if isCrossDevice(err) {
 		tmp := filepath.Join(filepath.Dir(s.From), "."+filepath.Base(s.From)+tmpSuffix)
 		os.Remove(tmp)
-		err = moveAcross(s.To, s.From, tmp)
+		if err = moveAcross(s.To, s.From, tmp); err == nil {
+			err = restoreOwner(s)
+		}
 	}
 	if err != nil {
 		return "", err
@@ -165,6 +167,24 @@ func undoQuarantine(_ context.Context, s journal.Step) (string, error) {
 		return "", err
 	}
 	return "", syncDir(filepath.Dir(s.To))
+}
+
+// restoreOwner gives a message copied back from a quarantine on another
+// file system the mode and owner the journal recorded for it.
+func restoreOwner(s journal.Step) error {
+	var d removeData
+	if err := s.Decode(&d); err != nil || d.Mode == 0 {
+		return err
+	}
+	if err := os.Chmod(s.From, os.FileMode(d.Mode)); err != nil {
+		return err
+	}
+	if st, err := os.Lstat(s.From); err == nil {
+		if x, ok := st.Sys().(*syscall.Stat_t); ok && (int(x.Uid) != d.UID || int(x.Gid) != d.GID) {
+			return os.Lchown(s.From, d.UID, d.GID)
+		}
+	}
+	return nil
 }
 
 func undoDelete(_ context.Context, s journal.Step) (string, error) {
