@@ -28,6 +28,21 @@ type fetcher struct {
 // newFetcher checks the target and prepares it: a new Maildir is created
 // (cur/, new/, tmp/, mode 0700), a new mbox file created empty (0600).
 // Nothing is created in a dry run.
+// halfMadeMaildir reports whether a directory holds nothing but some of
+// cur/, new/ and tmp/, all empty (a run killed while creating the Maildir
+// leaves that): it is completed, not refused.
+func halfMadeMaildir(dir string, ents []os.DirEntry) bool {
+	for _, e := range ents {
+		if n := e.Name(); !e.IsDir() || n != "cur" && n != "new" && n != "tmp" {
+			return false
+		}
+		if sub, err := os.ReadDir(filepath.Join(dir, e.Name())); err != nil || len(sub) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func newFetcher(spec string, apply bool) (*fetcher, string, error) {
 	kind, path, err := fetchTarget(spec)
 	if err != nil {
@@ -42,7 +57,7 @@ func newFetcher(spec string, apply bool) (*fetcher, string, error) {
 				return nil, path, fmt.Errorf("%w: --fetch-missing %s is not a directory", ErrUsage, path)
 			}
 			if !scan.IsMaildir(path) {
-				if ents, _ := os.ReadDir(path); len(ents) > 0 {
+				if ents, _ := os.ReadDir(path); !halfMadeMaildir(path, ents) {
 					return nil, path, fmt.Errorf("%w: --fetch-missing %s is a directory but not a Maildir (no cur/ and new/)", ErrUsage, path)
 				}
 			}

@@ -342,3 +342,28 @@ func TestKillDedupeRandom(t *testing.T) {
 		t.Errorf("only %d of %d runs were killed: the faults miss", killed, trials)
 	}
 }
+
+// TestRerunAfterHalfMadeMaildir: a reconcile killed while it creates the
+// --fetch-missing Maildir leaves a directory with only some of cur/, new/
+// and tmp/. The rerun completes it instead of refusing it as "not a
+// Maildir" (found by TestKillReconcileRandom: a kill 4 ms in).
+func TestRerunAfterHalfMadeMaildir(t *testing.T) {
+	for _, subs := range [][]string{{}, {"cur"}, {"cur", "new"}} {
+		t.Run(strings.Join(append([]string{"dirs"}, subs...), "-"), func(t *testing.T) {
+			w := serverIncident(t, pop3test.Config{}, 6)
+			target := filepath.Join(w.dir, "Recovered")
+			for _, s := range append([]string{""}, subs...) {
+				if err := os.MkdirAll(filepath.Join(target, s), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := w.e.run(t, nil, w.reconcileArgs(target)...)
+			wantCode(t, r, 0)
+			if left := w.uids(); len(left) != 0 {
+				t.Errorf("left on the server: %v", left)
+			}
+			w.noLoss(t, "after the rerun", target)
+			w.checkFetchTarget(t, target, "after the rerun")
+		})
+	}
+}
