@@ -89,10 +89,14 @@ type Parser struct {
 	end  int   // end of valid data in buf
 	off  int64 // message offset of buf[beg]
 	eof  bool
+	size int64 // the message's length when the caller knows it, else -1
 	rerr error
 	d    *xxhash.Digest
 	kd   *xxhash.Digest
 	line []byte // scratch for a header line that spans reads
+	// scratch holds the collapsed value of each identity field of the
+	// message being read, reused from message to message.
+	scratch [len(interestingFields)][]byte
 }
 
 // NewParser returns a Parser with its own buffer.
@@ -100,8 +104,8 @@ func NewParser() *Parser {
 	return &Parser{buf: make([]byte, bufSize), d: xxhash.New(), kd: xxhash.New()}
 }
 
-func (p *Parser) reset(r io.Reader) {
-	p.r, p.beg, p.end, p.off, p.eof, p.rerr = r, 0, 0, 0, false, nil
+func (p *Parser) reset(r io.Reader, size int64) {
+	p.r, p.beg, p.end, p.off, p.eof, p.rerr, p.size = r, 0, 0, 0, false, nil, size
 }
 
 // fill reads more data, compacting the buffer first. It reports whether
@@ -119,6 +123,10 @@ func (p *Parser) fill() bool {
 	want := p.end + min(16<<10, len(p.buf)-p.end)
 	got := false
 	for p.end < want {
+		if p.size >= 0 && p.off+int64(p.end-p.beg) >= p.size {
+			p.eof = true // the known size is in: no read just to learn of EOF
+			return got
+		}
 		n, err := p.r.Read(p.buf[p.end:])
 		if n > 0 {
 			if i := bytes.IndexByte(p.buf[p.end:p.end+n], 0); i >= 0 {
@@ -193,7 +201,7 @@ func (p *Parser) readLine(limit int) ([]byte, error) {
 // the body is hashed anyway when the whole message arrived in the first
 // read (it costs no extra I/O), and HasBody says whether it was.
 func (p *Parser) Sum(r io.Reader, size int64, full bool) (Print, error) {
-	p.reset(r)
+	p.reset(r, size)
 	var pr Print
 	if err := p.header(&pr); err != nil {
 		return Print{}, err
@@ -213,52 +221,43 @@ func (p *Parser) Sum(r io.Reader, size int64, full bool) (Print, error) {
 }
 
 func trimEOL(l []byte) []byte {
-	l = bytes.TrimSuffix(l, []byte{'\n'})
-	return bytes.TrimSuffix(l, []byte{'\r'})
+	n := len(l)
+	if n > 0 && l[n-1] == '\n' {
+		n--
+	}
+	if n > 0 && l[n-1] == '\r' {
+		n--
+	}
+	return l[:n]
+}
+
+// trimWSP drops trailing SP and HTAB (obsolete "Name :" syntax, RFC 5322
+// section 4.5).
+func trimWSP(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // header parses the header block and leaves the parser at the body.
 func (p *Parser) header(pr *Print) error {
 	var (
-		total, fields        int
-		name                 string // the field being collected, lower case, "" if uninteresting
-		val                  []byte
-		from, date, subj, to []byte
-		haveMID, first       = false, true
-		mid, xuidl           []byte
+		total, fields int
+		field         = -1 // the identity field being collected (index into interestingFields), or -1
+		val           []byte
+		have          [len(interestingFields)]bool
+		vals          [len(interestingFields)][]byte
+		first         = true
 	)
+	// flush keeps the first occurrence of each identity field, collapsed
+	// into the parser's own buffer for that field.
 	flush := func() {
-		if name == "" {
-			return
+		if field >= 0 && !have[field] {
+			p.scratch[field] = collapse(p.scratch[field][:0], val)
+			vals[field], have[field] = p.scratch[field], true
 		}
-		v := collapse(val)
-		switch name {
-		case "message-id":
-			if !haveMID {
-				mid, haveMID = v, true
-			}
-		case "from":
-			if from == nil {
-				from = v
-			}
-		case "date":
-			if date == nil {
-				date = v
-			}
-		case "subject":
-			if subj == nil {
-				subj = v
-			}
-		case "to":
-			if to == nil {
-				to = v
-			}
-		case "x-uidl":
-			if xuidl == nil {
-				xuidl = v
-			}
-		}
-		name = ""
+		field = -1
 	}
 	for {
 		l, err := p.readLine(MaxHeaderBytes - total)
@@ -294,24 +293,26 @@ func (p *Parser) header(pr *Print) error {
 			if fields == 0 {
 				return malformed(p.off-int64(len(l)), "header block starts with a continuation line")
 			}
-			if name != "" {
+			if field >= 0 {
 				val = append(val, ' ')
 				val = append(val, c...)
 			}
 			continue
 		}
 		colon := bytes.IndexByte(c, ':')
-		if colon <= 0 || !fieldName(bytes.TrimRight(c[:colon], " \t")) {
+		name0 := trimWSP(c[:max(colon, 0)])
+		if colon <= 0 || !fieldName(name0) {
 			return malformed(p.off-int64(len(l)), "line %q is not a header field and no empty line came before it (no header/body separator)", clip(c))
 		}
 		flush()
 		fields++
-		if fn := interesting(bytes.TrimRight(c[:colon], " \t")); fn != "" {
-			name = fn
+		if f := interesting(name0); f >= 0 {
+			field = f
 			val = append(val[:0], c[colon+1:]...)
 		}
 	}
 	flush()
+	mid, from, date, subj, to, xuidl := vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
 	pr.HeaderLen = p.off
 	pr.MessageID = NormalizeMessageID(string(mid))
 	pr.XUIDL = string(xuidl)
@@ -330,17 +331,19 @@ func (p *Parser) header(pr *Print) error {
 	return nil
 }
 
+// interestingFields are the fields identity uses, in the order header()
+// keeps them.
 var interestingFields = [...]string{"message-id", "from", "date", "subject", "to", "x-uidl"}
 
-// interesting returns the lower-case name of a field that identity uses,
-// or "" (without allocating: this runs for every header line).
-func interesting(name []byte) string {
-	for _, f := range interestingFields {
+// interesting returns the index of a field that identity uses, or -1
+// (without allocating: this runs for every header line).
+func interesting(name []byte) int {
+	for i, f := range interestingFields {
 		if len(name) == len(f) && bytes.EqualFold(name, []byte(f)) {
-			return f
+			return i
 		}
 	}
-	return ""
+	return -1
 }
 
 // fieldName reports whether b is a legal RFC 5322 field name: printable
@@ -364,9 +367,9 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-// collapse trims v and turns every run of SP, HTAB, CR or LF into one space.
-func collapse(v []byte) []byte {
-	out := make([]byte, 0, len(v))
+// collapse appends v to out, trimmed, with every run of SP, HTAB, CR or LF
+// turned into one space.
+func collapse(out, v []byte) []byte {
 	space := false
 	for _, c := range v {
 		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
@@ -390,15 +393,19 @@ func NormalizeMessageID(v string) string {
 			v = v[i+1 : i+1+j]
 		}
 	}
-	v = strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, v)
+	if strings.ContainsAny(v, " \t\r\n") {
+		v = strings.Map(func(r rune) rune {
+			switch r {
+			case ' ', '\t', '\r', '\n':
+				return -1
+			}
+			return r
+		}, v)
+	}
 	if at := strings.LastIndexByte(v, '@'); at >= 0 {
-		v = v[:at] + strings.ToLower(v[at:])
+		if dom := strings.ToLower(v[at:]); dom != v[at:] {
+			v = v[:at] + dom
+		}
 	}
 	return v
 }

@@ -260,3 +260,27 @@ func TestReuseParser(t *testing.T) {
 		t.Fatalf("reused parser gave inconsistent keys %v", keys)
 	}
 }
+
+// The first occurrence of a repeated identity field counts, however many
+// fields follow (parser buffers are reused between fields and messages).
+func TestRepeatedFields(t *testing.T) {
+	one := "Message-ID: <first@x>\nFrom: a@x\nTo: b@x\nSubject: s\nDate: d\n\nbody\n"
+	many := "Message-ID: <first@x>\nFrom: a@x\nTo: b@x\nSubject: s\nDate: d\n" +
+		strings.Repeat("To: other@x\nFrom: other@x\nSubject: other\nMessage-ID: <second@x>\nX-UIDL: u\nDate: e\n", 3) + "\nbody\n"
+	p := NewParser()
+	a, err := p.Sum(strings.NewReader(one), -1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Sum(strings.NewReader(many), -1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.MessageID != "first@x" || b.MessageID != "first@x" || a.KeyHash != b.KeyHash || b.XUIDL != "u" {
+		t.Fatalf("first fields must win: %+v vs %+v", a, b)
+	}
+	// And the same parser, reused, still gives the first message's print.
+	if c, _ := p.Sum(strings.NewReader(one), -1, true); c.Key() != a.Key() || c.KeyHash != a.KeyHash {
+		t.Fatal("a reused parser gave a different print")
+	}
+}
