@@ -114,7 +114,8 @@ func (w *world) noLoss(t *testing.T, when string, extraStores ...string) {
 	t.Helper()
 	roots := append(append([]string{}, w.stores...), w.quarantines()...)
 	for _, x := range extraStores {
-		if _, err := os.Stat(x); err == nil {
+		x = targetPath(x)
+		if fi, err := os.Stat(x); err == nil && (fi.IsDir() || fi.Size() > 0) {
 			roots = append(roots, x)
 		}
 	}
@@ -177,14 +178,17 @@ func (w *world) dedupeArgs(extra ...string) []string {
 
 const srvUser = "alice"
 
-// mailMsg is a small server message i with CRLF line ends; every third one
-// is long enough to need several reads.
+// mailMsg is server message i with CRLF line ends: small, every third
+// one long enough to need several reads, every tenth 300 KB.
 func mailMsg(i int) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "From: sender%d@example.org\r\nTo: alice@example.net\r\nSubject: reliability %d\r\n", i, i)
 	fmt.Fprintf(&b, "Date: Mon, 3 Mar 2025 10:%02d:00 +0000\r\nMessage-ID: <rel%d@reliability.test>\r\n\r\n", i%60, i)
 	lines := 3
-	if i%3 == 0 {
+	switch {
+	case i%10 == 7:
+		lines = 10000 // 300 KB: several writes to save it
+	case i%3 == 0:
 		lines = 400
 	}
 	for l := 0; l < lines; l++ {

@@ -78,11 +78,23 @@ func (w *world) reconcileArgs(target string, extra ...string) []string {
 	return append(append(a, extra...), w.stores...)
 }
 
+// targetPath is the path of a --fetch-missing value (maildir:PATH,
+// mbox:PATH or PATH).
+func targetPath(spec string) string {
+	for _, p := range []string{"maildir:", "mbox:"} {
+		if strings.HasPrefix(spec, p) {
+			return spec[len(p):]
+		}
+	}
+	return spec
+}
+
 // checkFetchTarget checks that every message in the fetch target is whole:
 // equal to a message of the server at the start (a half-received or
 // half-written message would differ), and at most once.
 func (w *world) checkFetchTarget(t *testing.T, target, when string) {
 	t.Helper()
+	target = targetPath(target)
 	if _, err := os.Stat(target); err != nil {
 		return
 	}
@@ -201,6 +213,9 @@ func TestKillReconcileRandom(t *testing.T) {
 		t.Run(fmt.Sprintf("%d-%s", i, delay.Round(time.Millisecond)), func(t *testing.T) {
 			w := serverIncident(t, pop3test.Config{}, 40)
 			target := filepath.Join(w.dir, "Recovered")
+			if i%2 == 1 {
+				target = "mbox:" + filepath.Join(w.dir, "recovered.mbox")
+			}
 			cmd, o, eb := w.e.start(t, nil, w.reconcileArgs(target)...)
 			time.Sleep(delay)
 			cmd.Process.Signal(syscall.SIGKILL)
@@ -212,6 +227,17 @@ func TestKillReconcileRandom(t *testing.T) {
 			}
 			if w.srv.Stats().Commits == 0 && len(w.srv.Messages(srvUser)) != 40 {
 				t.Errorf("no QUIT committed, yet the server lost messages")
+			}
+			if tornTail(t, targetPath(target)) && !knownIssues() {
+				// Known issue K1 (RELIABILITY.md): killed in the middle
+				// of an mbox append, the partial message stays; the
+				// server keeps everything (no QUIT was sent).
+				t.Logf("KNOWN ISSUE K1: torn message at the end of %s", targetPath(target))
+				w.noLoss(t, "after the kill (torn mbox tail left out)")
+				if n := len(w.srv.Messages(srvUser)); n != 40 {
+					t.Errorf("killed while fetching, yet the server holds %d of 40", n)
+				}
+				return
 			}
 			w.noLoss(t, "after the kill", target)
 			w.checkFetchTarget(t, target, "after the kill")
@@ -227,6 +253,61 @@ func TestKillReconcileRandom(t *testing.T) {
 	t.Logf("%d of %d runs were killed before they ended", killed, trials)
 	if killed < trials/2 {
 		t.Errorf("only %d of %d runs were killed: the random instants are too late", killed, trials)
+	}
+}
+
+// knownIssues reports whether the tests of known, open issues should
+// fail instead of logging them (POPDEDUPE_KNOWN_ISSUES=1).
+func knownIssues() bool { return os.Getenv("POPDEDUPE_KNOWN_ISSUES") == "1" }
+
+// tornTail reports whether the mbox at path ends without a final newline
+// (a message cut short).
+func tornTail(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return false
+	}
+	b := make([]byte, 1)
+	f.ReadAt(b, fi.Size()-1)
+	return b[0] != '\n'
+}
+
+// TestKillMidMboxAppend is known issue K1: reconcile killed while it
+// appends a fetched message to an mbox leaves the message cut short at the
+// end of the mbox; the rerun appends after it, which makes the partial
+// copy permanent (a "conflict" with the good copy, exit 4). Wanted: the
+// rerun (or undo of the killed run) cuts the partial message off, or the
+// rerun refuses with a message saying what to do. Logged, not failed,
+// until it is fixed; POPDEDUPE_KNOWN_ISSUES=1 makes it fail.
+func TestKillMidMboxAppend(t *testing.T) {
+	w := serverIncident(t, pop3test.Config{}, 10)
+	mbox := filepath.Join(w.dir, "recovered.mbox")
+	// What a kill 5,000 bytes into appending message 7 (300 KB) leaves:
+	// message 1 whole, then the start of message 7.
+	one := "From MAILER-DAEMON Mon Mar  3 10:00:00 2025\n" + strings.ReplaceAll(string(mailMsg(1)), "\r\n", "\n")
+	one = strings.ReplaceAll(one, "\nFrom the server", "\n>From the server") + "\n"
+	seven := "From MAILER-DAEMON Mon Mar  3 10:00:01 2025\n" + strings.ReplaceAll(string(mailMsg(7)), "\r\n", "\n")
+	if err := os.WriteFile(mbox, []byte(one+seven[:5000]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := w.e.run(t, nil, w.reconcileArgs("mbox:"+mbox)...)
+	w.noLoss(t, "after the rerun", mbox)
+	_, skipped := keyCounts(t, mbox)
+	switch {
+	case r.code == 0 && len(skipped) == 0:
+		t.Logf("fixed: the rerun cut the partial message off")
+	case r.code == 1 && strings.Contains(r.stderr, "recovered.mbox") && len(w.srv.Messages(srvUser)) == 10:
+		t.Logf("fixed: the rerun refuses and says why: %s", r.stderr)
+	case knownIssues():
+		t.Errorf("the partial message stays in the mbox (exit %d, %d malformed):\n%s", r.code, len(skipped), r)
+	default:
+		t.Logf("KNOWN ISSUE K1: the partial message stays in the mbox (exit %d, %d malformed)", r.code, len(skipped))
 	}
 }
 
