@@ -20,10 +20,16 @@ func FuzzSum(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		p, err := NewParser().Sum(bytes.NewReader(msg), int64(len(msg)), true)
 		if err != nil {
+			if _, err2 := NewParser().SumBytes(msg); err2 == nil {
+				t.Fatalf("Sum failed (%v) but SumBytes did not", err)
+			}
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("non-malformed error from an in-memory reader: %v", err)
 			}
 			return
+		}
+		if r, err := NewParser().SumBytes(msg); err != nil || r != p {
+			t.Fatalf("SumBytes differs from Sum: %v %+v vs %+v", err, r, p)
 		}
 		q, err := NewParser().Sum(iotest.OneByteReader(bytes.NewReader(msg)), -1, true)
 		if err != nil || q.Key() != p.Key() || q.Size != p.Size {

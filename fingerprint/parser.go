@@ -169,7 +169,7 @@ func (p *Parser) readLine(limit int) ([]byte, error) {
 			}
 			return l, nil
 		}
-		if p.end-p.beg == len(p.buf) || (p.eof && p.end > p.beg) {
+		if p.end > p.beg && (p.end-p.beg == len(p.buf) || p.eof) {
 			// The buffer is full of one line, or this is the last line.
 			p.line = append(p.line, p.buf[p.beg:p.end]...)
 			p.off += int64(p.end - p.beg)
@@ -219,6 +219,35 @@ func (p *Parser) Sum(r io.Reader, size int64, full bool) (Print, error) {
 	pr.BodyHash, pr.HasBody, pr.Size = h, true, pr.HeaderLen+n
 	return pr, nil
 }
+
+// SumBytes fingerprints a message that is already in memory, without
+// copying it: the parser reads msg in place (msg is not modified).
+func (p *Parser) SumBytes(msg []byte) (Print, error) {
+	own := p.buf
+	defer func() { p.buf = own }()
+	if len(msg) == 0 {
+		return Print{}, malformed(0, "empty message")
+	}
+	p.reset(emptyReader{}, int64(len(msg)))
+	p.buf, p.end, p.eof = msg, len(msg), true
+	if bytes.IndexByte(msg, 0) >= 0 {
+		return Print{}, malformed(int64(bytes.IndexByte(msg, 0)), "NUL byte")
+	}
+	var pr Print
+	if err := p.header(&pr); err != nil {
+		return Print{}, err
+	}
+	n, h, err := p.body()
+	if err != nil {
+		return Print{}, err
+	}
+	pr.BodyHash, pr.HasBody, pr.Size = h, true, pr.HeaderLen+n
+	return pr, nil
+}
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 func trimEOL(l []byte) []byte {
 	n := len(l)

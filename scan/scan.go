@@ -499,7 +499,7 @@ func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path strin
 			defer wg.Done()
 			wp := fingerprint.NewParser()
 			for j := range jobs {
-				pr, err := wp.Sum(bytes.NewReader(j.buf), int64(len(j.buf)), true)
+				pr, err := wp.SumBytes(j.buf)
 				if err == nil && j.truncated {
 					err = lastErr
 				}
