@@ -182,8 +182,11 @@ func (b bodyReader) Read(p []byte) (int, error) {
 func (m *MboxReader) scanBoundary(data []byte) (int, bool) {
 	i := 0
 	for {
-		j := bytes.Index(data[i:], []byte("\nFrom "))
-		if j < 0 {
+		// Search for "From " rather than "\nFrom ": bytes.Index keys on
+		// the first byte, and 'F' is far rarer than LF (one IndexByte
+		// call per line was the splitter's whole cost).
+		x := bytes.Index(data[i:], []byte("From "))
+		if x < 0 {
 			// Keep a tail that could begin a boundary split across reads.
 			if m.eof {
 				return len(data), false
@@ -194,9 +197,13 @@ func (m *MboxReader) scanBoundary(data []byte) (int, bool) {
 			}
 			return keep, false
 		}
-		j += i // data[j] is the LF ending the line before "From "
+		j := i + x - 1 // data[j] should be the LF ending the line before "From "
+		if m.before(data, j) != '\n' {
+			i = j + 2
+			continue
+		}
 		if b1, b2 := m.before(data, j-1), m.before(data, j-2); b1 != '\n' && !(b1 == '\r' && b2 == '\n') {
-			i = j + 1
+			i = j + 2
 			continue
 		}
 		eol := bytes.IndexByte(data[j+1:], '\n')
@@ -211,7 +218,7 @@ func (m *MboxReader) scanBoundary(data []byte) (int, bool) {
 			line = line[:eol]
 		}
 		if !looksLikeFromLine(line) {
-			i = j + 1
+			i = j + 2
 			continue
 		}
 		return j + 1, true
