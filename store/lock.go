@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/popdedupe/popdedupe/journal"
 )
 
 // DotLockStale is the age after which another program's dot-lock is
@@ -21,6 +23,48 @@ const DotLockStale = 5 * time.Minute
 // LockTimeout is how long popdedupe waits for an mbox that another
 // program has locked.
 var LockTimeout = 30 * time.Second
+
+// ErrLocked is wrapped by the error of a lock that another program held
+// for all of LockTimeout.
+var ErrLocked = errors.New("locked by another program")
+
+// createDotLock creates the dot-lock dot holding content, atomically: the
+// content is written to a unique file beside it, which is then hard-linked
+// to dot (the NFS-safe way of liblockfile). A crash never leaves an empty
+// dot-lock, which would name no holder and so look alive for DotLockStale.
+// Where hard links are not supported it falls back to O_EXCL.
+func createDotLock(dot, content string) error {
+	tmp := dot + "." + UniqueName()
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp, dot)
+	}
+	os.Remove(tmp)
+	var le *os.LinkError
+	if err == nil || errors.Is(err, os.ErrExist) || !errors.As(err, &le) {
+		return err
+	}
+	// No hard links here (some FUSE and FAT file systems).
+	f, err = os.OpenFile(dot, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dot)
+	}
+	return err
+}
 
 // mboxLock holds the locks mail programs honour on an mbox file, taken in
 // this order: the dot-lock PATH.lock (created with O_EXCL), then an fcntl
@@ -40,16 +84,9 @@ func lockMbox(path string) (*mboxLock, error) {
 	dot := path + ".lock"
 	host, _ := os.Hostname()
 	for {
-		f, err := os.OpenFile(dot, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		err := createDotLock(dot, fmt.Sprintf("%d %s\n", os.Getpid(), host))
 		if err == nil {
-			_, err = fmt.Fprintf(f, "%d %s\n", os.Getpid(), host)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				os.Remove(dot)
-				return nil, fmt.Errorf("mbox %s: dot-lock: %w", path, err)
-			}
+			journal.FaultPoint("mbox.dotlock")
 			break
 		}
 		if !errors.Is(err, os.ErrExist) {
@@ -60,7 +97,7 @@ func lockMbox(path string) (*mboxLock, error) {
 			continue
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("mbox %s: locked by another program (%s exists; waited %s)", path, dot, LockTimeout)
+			return nil, fmt.Errorf("mbox %s: %w (%s exists; waited %s)", path, ErrLocked, dot, LockTimeout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -86,7 +123,7 @@ func lockMbox(path string) (*mboxLock, error) {
 		}
 		if time.Now().After(deadline) {
 			l.unlock()
-			return nil, fmt.Errorf("mbox %s: locked by another program (fcntl lock held; waited %s)", path, LockTimeout)
+			return nil, fmt.Errorf("mbox %s: %w (fcntl lock held; waited %s)", path, ErrLocked, LockTimeout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -101,7 +138,7 @@ func lockMbox(path string) (*mboxLock, error) {
 		}
 		if time.Now().After(deadline) {
 			l.unlock()
-			return nil, fmt.Errorf("mbox %s: locked by another program (flock held; waited %s)", path, LockTimeout)
+			return nil, fmt.Errorf("mbox %s: %w (flock held; waited %s)", path, ErrLocked, LockTimeout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
