@@ -163,7 +163,7 @@ func (r *runner) execute(ctx context.Context) error {
 			}
 			batch = nil
 		}
-		for _, m := range batch {
+		for i, m := range batch {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -174,6 +174,15 @@ func (r *runner) execute(ctx context.Context) error {
 				m.Action = Keep
 				if errors.Is(err, errJournal) {
 					return err
+				}
+				if errors.Is(err, store.ErrLocked) {
+					// Another program held the mbox for all of the lock
+					// timeout: the others would each wait as long.
+					for _, rest := range batch[i+1:] {
+						rest.Note = joinNote("not fetched: "+err.Error(), rest.Note)
+						rest.Action = Keep
+					}
+					break
 				}
 				continue
 			}
