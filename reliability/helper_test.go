@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -71,6 +72,7 @@ func mdaMessage(prefix string, i int) []byte {
 }
 
 func mda(kind, path, prefix, stop string) (int, error) {
+	rng := rand.New(rand.NewSource(int64(os.Getpid())))
 	n := 0
 	for {
 		if _, err := os.Stat(stop); err == nil && n >= 5 {
@@ -92,7 +94,9 @@ func mda(kind, path, prefix, stop string) (int, error) {
 		if err != nil {
 			return n - 1, fmt.Errorf("delivering %s-%d: %w", prefix, n, err)
 		}
-		time.Sleep(2 * time.Millisecond)
+		// Bursts and pauses, so that some runs scan and rewrite between
+		// deliveries while others are caught by one.
+		time.Sleep(time.Duration(rng.Intn(40)) * time.Millisecond)
 	}
 }
 
