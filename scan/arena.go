@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -46,8 +47,15 @@ func (a *arena) add(s string) strRef {
 }
 
 // str copies s into the arena and returns it as a string that shares the
-// arena's memory: the record keeps only a string header.
-func (a *arena) str(s string) string { return a.get(a.add(s)) }
+// arena's memory: the record keeps only a string header. A string too long
+// for a reference is copied whole instead: it is an identity (a Message-ID
+// of 100 KB), and a cut one would differ from the message's own.
+func (a *arena) str(s string) string {
+	if len(s) > 0xffff {
+		return strings.Clone(s)
+	}
+	return a.get(a.add(s))
+}
 
 // get returns the string r names.
 func (a *arena) get(r strRef) string {
