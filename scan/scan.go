@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/popdedupe/popdedupe/fingerprint"
@@ -159,6 +160,7 @@ func Scan(ctx context.Context, stores []string, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	r.dropRepeatedSources()
 	if err := r.list(); err != nil {
 		return nil, err
 	}
@@ -166,6 +168,30 @@ func Scan(ctx context.Context, stores []string, opts Options) (*Result, error) {
 		return r, err
 	}
 	return r, nil
+}
+
+// dropRepeatedSources keeps one source per Maildir or mbox file: a store
+// named twice, a Maildir++ folder named again beside its root, or one
+// reached through a symbolic link as a store argument would otherwise
+// make each of its messages a duplicate of itself, and removing "the
+// extra copy" would remove the only one.
+func (r *Result) dropRepeatedSources() {
+	type fileID struct{ dev, ino uint64 }
+	seen := map[fileID]bool{}
+	kept := r.Sources[:0]
+	for _, src := range r.Sources {
+		if fi, err := os.Stat(src.Path); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				id := fileID{uint64(st.Dev), uint64(st.Ino)}
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+			}
+		}
+		kept = append(kept, src)
+	}
+	r.Sources = kept
 }
 
 // discover classifies a store argument and appends its sources.
