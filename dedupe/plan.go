@@ -234,11 +234,29 @@ func quarantineName(runID string, n int, res *scan.Result, m *scan.Message) stri
 	if runID == "" {
 		runID = "popdedupe"
 	}
+	prefix := fmt.Sprintf("%s.%d.", runID, n)
 	if res.Kind(m) == scan.Maildir {
-		return fmt.Sprintf("%s.%d.%s", runID, n, filepath.Base(res.Path(m)))
+		return fitName(prefix, filepath.Base(res.Path(m)))
 	}
 	base := strings.NewReplacer(":", "_", "/", "_").Replace(filepath.Base(res.Path(m)))
-	return fmt.Sprintf("%s.%d.%s-%d:2,", runID, n, base, m.Index)
+	return fitName(prefix, fmt.Sprintf("%s-%d:2,", base, m.Index))
+}
+
+// fitName is prefix+base cut to NAME_MAX (255 bytes): the middle of base
+// goes, its Maildir info (":2,FLAGS") stays. The prefix keeps it unique.
+func fitName(prefix, base string) string {
+	const nameMax = 255
+	if len(prefix)+len(base) <= nameMax {
+		return prefix + base
+	}
+	info := ""
+	if i := strings.LastIndex(base, ":2,"); i >= 0 {
+		base, info = base[:i], base[i:]
+	}
+	if room := nameMax - len(prefix) - len(info); room > 0 && room < len(base) {
+		base = base[:room]
+	}
+	return prefix + base + info
 }
 
 // outsideStores fails when dir is inside (or is) one of the stores.
