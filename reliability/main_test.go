@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	os.Chmod(dir, 0o755) // runs as nobody need to reach it
 	bin = filepath.Join(dir, "popdedupe")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/popdedupe/popdedupe/cmd/popdedupe")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -123,6 +124,41 @@ func (e *env) run(t *testing.T, extra []string, args ...string) result {
 		}
 	case err != nil:
 		t.Fatalf("running %s: %v", bin, err)
+	}
+	noPanic(t, r)
+	return r
+}
+
+// runAsNobody runs the binary as user nobody (65534), for cases that need
+// a file the run cannot read: as root every file is readable. Everything
+// under the env's home is given to nobody, except files of mode 000.
+func (e *env) runAsNobody(t *testing.T, args ...string) result {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return e.run(t, nil, args...)
+	}
+	for d := e.home; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	filepath.Walk(e.home, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && (fi.IsDir() || fi.Mode().Perm() != 0) {
+			os.Lchown(p, 65534, 65534)
+		}
+		return nil
+	})
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(baseEnv(), e.vars...)
+	cmd.Dir = e.home
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var o, eb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &eb
+	err := cmd.Run()
+	r := result{args: args, stdout: o.String(), stderr: eb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running %s as nobody: %v", bin, err)
 	}
 	noPanic(t, r)
 	return r
