@@ -102,7 +102,9 @@ func (c *cat) mbox(t *testing.T, name, content string, keep bool) string {
 	return p
 }
 
-func from(i int) string { return fmt.Sprintf("From sender@example.org Mon Mar 10 09:%02d:00 2025\n", i%60) }
+func from(i int) string {
+	return fmt.Sprintf("From sender@example.org Mon Mar 10 09:%02d:00 2025\n", i%60)
+}
 
 // serverLocal saves local copies of server messages 0 and 2 and returns
 // the server messages 0..3 the cases put on their servers.
