@@ -28,6 +28,8 @@ import (
 //	                                "held", hold it until stdin closes
 //	holddot MBOX                    create MBOX.lock as an MDA would, print
 //	                                "held", remove it when stdin closes
+//	plaintext BIN MAILDIR HOME      inside a network namespace: see
+//	                                TestPlaintextOnlyToLoopback
 func helperMain(mode string, args []string) int {
 	var err error
 	switch mode {
@@ -55,6 +57,8 @@ func helperMain(mode string, args []string) int {
 			io.Copy(io.Discard, os.Stdin)
 			err = os.Remove(args[0] + ".lock")
 		}
+	case "plaintext":
+		err = plaintextHelper(args)
 	default:
 		err = fmt.Errorf("unknown helper %q", mode)
 	}
