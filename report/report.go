@@ -66,6 +66,10 @@ type Scan struct {
 	Skipped    []Skipped  `json:"skipped"`
 	Groups     []Group    `json:"groups"`
 	Conflicts  []Conflict `json:"conflicts"`
+
+	// For the text summary when Groups lists only the first few.
+	totalGroups int
+	copies      map[int]int // groups by number of copies
 }
 
 // RefOf returns the Ref of message i of res.
@@ -76,6 +80,31 @@ func RefOf(res *scan.Result, i int) Ref {
 
 // FromScan builds the scan report.
 func FromScan(command string, res *scan.Result, groups []scan.Group, conflicts []scan.Conflict) *Scan {
+	return fromScan(command, res, groups, conflicts, len(groups))
+}
+
+// FromScanSummary builds the scan report with its totals over every group
+// but only the first limit groups listed: enough for the text summary,
+// without a record per copy of a million-message store.
+func FromScanSummary(command string, res *scan.Result, groups []scan.Group, conflicts []scan.Conflict, limit int) *Scan {
+	return fromScan(command, res, groups, conflicts, limit)
+}
+
+// groupOf renders one duplicate group.
+func groupOf(res *scan.Result, g scan.Group) Group {
+	keep := &res.Messages[g.Keep()]
+	rg := Group{MessageID: keep.MessageID, BodyHash: fmt.Sprintf("%016x", keep.BodyHash), Keep: RefOf(res, g.Keep())}
+	for n, i := range g.Copies {
+		rg.Copies = append(rg.Copies, RefOf(res, i))
+		rg.Arrivals = append(rg.Arrivals, res.Messages[i].Arrival)
+		if n > 0 {
+			rg.ExtraBytes += res.Messages[i].Size
+		}
+	}
+	return rg
+}
+
+func fromScan(command string, res *scan.Result, groups []scan.Group, conflicts []scan.Conflict, limit int) *Scan {
 	s := &Scan{
 		Version:   Version,
 		Command:   command,
@@ -89,19 +118,17 @@ func FromScan(command string, res *scan.Result, groups []scan.Group, conflicts [
 	for _, sk := range res.Skipped {
 		s.Skipped = append(s.Skipped, Skipped{Path: sk.Path, Index: sk.Index, Reason: sk.Reason})
 	}
-	for _, g := range groups {
-		keep := &res.Messages[g.Keep()]
-		rg := Group{MessageID: keep.MessageID, BodyHash: fmt.Sprintf("%016x", keep.BodyHash), Keep: RefOf(res, g.Keep())}
-		for n, i := range g.Copies {
-			rg.Copies = append(rg.Copies, RefOf(res, i))
-			rg.Arrivals = append(rg.Arrivals, res.Messages[i].Arrival)
-			if n > 0 {
-				rg.ExtraBytes += res.Messages[i].Size
-			}
-		}
+	s.totalGroups = len(groups)
+	s.copies = map[int]int{}
+	for n, g := range groups {
+		s.copies[len(g.Copies)]++
 		s.Duplicates += len(g.Copies) - 1
-		s.ExtraBytes += rg.ExtraBytes
-		s.Groups = append(s.Groups, rg)
+		for _, i := range g.Copies[1:] {
+			s.ExtraBytes += res.Messages[i].Size
+		}
+		if n < limit {
+			s.Groups = append(s.Groups, groupOf(res, g))
+		}
 	}
 	for _, c := range conflicts {
 		rc := Conflict{MessageID: c.MessageID}
@@ -145,14 +172,20 @@ func (r Ref) String() string {
 // it lists every group; otherwise the first few.
 func (s *Scan) WriteText(w io.Writer, verbose bool) {
 	fmt.Fprintf(w, "Scanned %d messages (%s) in %d store(s).\n", s.Messages, Bytes(s.Bytes), len(s.Stores))
-	if len(s.Groups) == 0 {
-		fmt.Fprintln(w, "No duplicates found.")
-	} else {
-		fmt.Fprintf(w, "Found %d extra copies of %d messages (%s reclaimable).\n", s.Duplicates, len(s.Groups), Bytes(s.ExtraBytes))
-		hist := map[int]int{}
+	total, hist := len(s.Groups), s.copies
+	if s.totalGroups > total {
+		total = s.totalGroups
+	}
+	if hist == nil {
+		hist = map[int]int{}
 		for _, g := range s.Groups {
 			hist[len(g.Copies)]++
 		}
+	}
+	if total == 0 {
+		fmt.Fprintln(w, "No duplicates found.")
+	} else {
+		fmt.Fprintf(w, "Found %d extra copies of %d messages (%s reclaimable).\n", s.Duplicates, total, Bytes(s.ExtraBytes))
 		var ks []int
 		for k := range hist {
 			ks = append(ks, k)
@@ -174,8 +207,8 @@ func (s *Scan) WriteText(w io.Writer, verbose bool) {
 			}
 			fmt.Fprintf(w, "  <%s>: keep %s, %d extra\n", id, g.Keep, len(g.Copies)-1)
 		}
-		if len(s.Groups) > limit {
-			fmt.Fprintf(w, "  ... and %d more groups (--json or --verbose lists all)\n", len(s.Groups)-limit)
+		if total > min(limit, len(s.Groups)) {
+			fmt.Fprintf(w, "  ... and %d more groups (--json or --verbose lists all)\n", total-min(limit, len(s.Groups)))
 		}
 	}
 	if len(s.Conflicts) > 0 {

@@ -75,16 +75,24 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	rep := report.FromScan("scan", res, groups, conflicts)
-	if _, err := rf.write(&report.Page{Title: "Duplicate scan", Scan: rep}); err != nil {
-		return err
-	}
-	if f.json {
-		if err := report.WriteJSON(stdout, rep); err != nil {
+	if rf.path != "" {
+		// The page lists every group (capped in the table) and charts
+		// every copy: built whole only when asked for.
+		if _, err := rf.write(&report.Page{Title: "Duplicate scan", Scan: report.FromScan("scan", res, groups, conflicts)}); err != nil {
 			return err
 		}
-	} else {
-		rep.WriteText(stdout, f.verbose)
+	}
+	switch {
+	case f.json:
+		// Streamed, one group at a time: a million copies need no
+		// second record each.
+		if err := report.WriteScanJSON(stdout, "scan", res, groups, conflicts); err != nil {
+			return err
+		}
+	case f.verbose:
+		report.FromScan("scan", res, groups, conflicts).WriteText(stdout, true)
+	default:
+		report.FromScanSummary("scan", res, groups, conflicts, 5).WriteText(stdout, false)
 	}
 	return resultError(len(groups) > 0, len(res.Skipped) > 0)
 }
