@@ -448,3 +448,82 @@ func TestRerunAfterHalfMadeMaildir(t *testing.T) {
 		})
 	}
 }
+
+// repairArgs is an applied repair: dedupe, then one session that fetches
+// what is missing into target and deletes what is saved, then the state
+// file.
+func (w *world) repairArgs(target string, extra ...string) []string {
+	a := []string{"repair", "--server", w.srv.Addr(), "--user", srvUser, "--tls", "none", "--progress", "never", "--timeout", "20s",
+		"--state-dir", w.e.state, "--apply", "--delete-saved", "--fetch-missing", target,
+		"--state", "fetchmail:" + filepath.Join(w.e.home, "fetchids"), "--json"}
+	return append(append(a, extra...), w.stores...)
+}
+
+// TestKillRepairEveryStep kills `repair --apply` after each line of its
+// journal (dedupe's steps, the fetches, DELE, QUIT, the state file) and
+// at dedupe's fault points. After each kill nothing is lost (stores,
+// quarantine, fetch target and server together); then one copy of the
+// world reruns repair, which finishes the job (the server left as a clean
+// run leaves it, no duplicate left locally), and another undoes the
+// killed run, which restores the stores byte for byte.
+func TestKillRepairEveryStep(t *testing.T) {
+	if r := newEnv(t).run(t, nil, "repair", "--help"); r.code != 0 {
+		t.Skip("popdedupe has no repair command yet")
+	}
+	clean := serverIncident(t, pop3test.Config{}, 10)
+	target := filepath.Join(clean.dir, "Recovered")
+	r := clean.e.run(t, nil, clean.repairArgs(target)...)
+	wantCode(t, r, 0, 4)
+	js := clean.journals()
+	if len(js) != 1 {
+		t.Fatalf("clean run: %d journals\n%s", len(js), r)
+	}
+	lines := journalLines(t, js[0])
+	leftClean := strings.Join(clean.uids(), ",")
+	var faults []string
+	for k := 1; k <= lines; k++ {
+		faults = append(faults, journal.KillAfterEnv+"="+strconv.Itoa(k))
+	}
+	faults = append(faults, journal.KillAtEnv+"=maildir.quarantine:1", journal.KillAtEnv+"=maildir.quarantine:2")
+	for _, fault := range faults {
+		t.Run(fault, func(t *testing.T) {
+			for _, branch := range []string{"rerun", "undo"} {
+				w := serverIncident(t, pop3test.Config{}, 10)
+				target := filepath.Join(w.dir, "Recovered")
+				r := w.e.run(t, []string{fault}, w.repairArgs(target)...)
+				if !r.killed {
+					t.Fatalf("not killed:\n%s", r)
+				}
+				if w.srv.Stats().Commits == 0 && len(w.srv.Messages(srvUser)) != 10 {
+					t.Errorf("no QUIT committed, yet the server lost messages")
+				}
+				w.noLoss(t, "after the kill", target)
+				w.checkFetchTarget(t, target, "after the kill")
+				switch branch {
+				case "rerun":
+					r := w.e.run(t, nil, w.repairArgs(target)...)
+					wantCode(t, r, 0, 4)
+					if got := strings.Join(w.uids(), ","); got != leftClean {
+						t.Errorf("after the rerun the server holds %q; a clean run leaves %q", got, leftClean)
+					}
+					w.noLoss(t, "after the rerun", target)
+					w.checkFetchTarget(t, target, "after the rerun")
+					if d := w.e.run(t, nil, w.dedupeArgs("--json")...); !strings.Contains(d.stdout, `"removed": 0`) {
+						t.Errorf("duplicates left after the rerun:\n%s", d)
+					}
+					if _, err := os.Stat(filepath.Join(w.e.home, "fetchids")); err != nil {
+						t.Errorf("no state file after the rerun: %v", err)
+					}
+				case "undo":
+					js := w.journals()
+					if len(js) != 1 {
+						t.Fatalf("%d journals after the kill", len(js))
+					}
+					u := w.e.run(t, nil, "undo", js[0])
+					wantCode(t, u, 0)
+					w.restored(t, "after undo of the killed repair")
+				}
+			}
+		})
+	}
+}
