@@ -23,7 +23,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // bin is the popdedupe binary built by TestMain.
@@ -246,18 +245,4 @@ func wantCode(t *testing.T, r result, codes ...int) {
 		}
 	}
 	t.Fatalf("exit %d, want one of %v:\n%s", r.code, codes, r)
-}
-
-// eventually polls cond (for a helper process to get ready); it is a wait,
-// not a timed assertion: the deadline only keeps a broken test from
-// hanging.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
