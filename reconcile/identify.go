@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,10 @@ type srvMsg struct {
 	failed   string    // why it could not be inspected
 	tmp      string    // temporary file holding the retrieved message (fetch)
 	wantTmp  bool      // keep the retrieved bytes for a possible fetch
+	// wire is the retrieved message's size as LIST counts it (octets
+	// with CRLF line ends); a copy that is not the size LIST gave is not
+	// evidence for deleting (the server sent something else).
+	wire int64
 }
 
 func (m *srvMsg) print() (fingerprint.Print, bool) {
@@ -327,7 +332,8 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 	fn := func(n int, rd io.Reader) error {
 		m := r.p.byNum[n]
 		cr.r = rd
-		var src io.Reader = cr
+		lc := &lineCounter{r: cr}
+		var src io.Reader = lc
 		var tmp *os.File
 		var tw *stickyWriter
 		if m.wantTmp {
@@ -337,7 +343,7 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 			}
 			tmp = f
 			tw = &stickyWriter{w: store.FaultWriter(f)}
-			src = io.TeeReader(cr, tw)
+			src = io.TeeReader(lc, tw)
 		}
 		pr, perr := parser.Sum(src, -1, true)
 		if tmp != nil {
@@ -368,6 +374,10 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 			m.failed = perr.Error()
 			return nil
 		}
+		if _, err := io.Copy(io.Discard, src); err != nil {
+			return fmt.Errorf("reading %s: %w", m.UIDL, err)
+		}
+		m.wire = lc.n + lc.lf
 		m.full, m.haveFull = pr, true
 		m.MessageID = pr.MessageID
 		return nil
@@ -406,6 +416,21 @@ type countReader struct {
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	return n, err
+}
+
+// lineCounter counts the bytes and line feeds of one retrieved message
+// (the dot-reader gives LF line ends; on the wire and in LIST each is
+// CRLF).
+type lineCounter struct {
+	r     io.Reader
+	n, lf int64
+}
+
+func (c *lineCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.lf += int64(bytes.Count(p[:n], []byte{'\n'}))
 	return n, err
 }
 

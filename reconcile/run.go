@@ -121,6 +121,8 @@ func (r *runner) planActions() {
 		case Saved:
 			if r.o.DeleteSaved && deletable(m) == nil {
 				m.Action = Delete
+			} else if err := sizeMismatch(m); r.o.DeleteSaved && err != nil {
+				m.Note = joinNote("not deleted: "+err.Error(), m.Note)
 			}
 		case Missing:
 			if r.fetch != nil && m.ServerDuplicateOf == "" {
@@ -347,10 +349,23 @@ func deletable(m *srvMsg) error {
 	if m.Evidence.Match != matchWeak && !m.haveFull {
 		return errors.New("the server copy was not read in full")
 	}
+	if err := sizeMismatch(m); err != nil {
+		return err
+	}
 	if _, err := os.Stat(m.Local.Path); err != nil {
 		return fmt.Errorf("the local copy is gone: %w", err)
 	}
 	return nil
+}
+
+// sizeMismatch fails when the copy the server sent is not the size LIST
+// gave for the message (RFC 1939: the exact size, CRLF line ends): the
+// server sent something else, or lies, and the copy is no evidence.
+func sizeMismatch(m *srvMsg) error {
+	if !m.haveFull || m.Evidence == nil || m.Evidence.Match == matchWeak || m.Size <= 0 || m.wire == m.Size {
+		return nil
+	}
+	return fmt.Errorf("the server sent %d octets for it, LIST said %d: not the message it listed", m.wire, m.Size)
 }
 
 // deleteVerified is the one choke point for DELE: every message passes
