@@ -81,6 +81,12 @@ func newFetcher(spec string, apply bool) (*fetcher, string, error) {
 				if err := f.countMbox(); err != nil {
 					return nil, path, err
 				}
+				if torn, err := endsTorn(path, fi.Size()); err != nil || torn {
+					if err == nil {
+						err = fmt.Errorf("reconcile: --fetch-missing %s: its last message has no final newline (cut short by a killed run, or still being written); undo that run (popdedupe undo JOURNAL cuts it off) or end the file after its last whole message, then run again", path)
+					}
+					return nil, path, err
+				}
 			}
 		case errors.Is(err, os.ErrNotExist):
 			if !apply {
@@ -105,6 +111,21 @@ func newFetcher(spec string, apply bool) (*fetcher, string, error) {
 		os.Remove(t.Name())
 	}
 	return f, path, nil
+}
+
+// endsTorn reports whether the mbox at path (size bytes) does not end
+// with a line feed: its last message was cut short.
+func endsTorn(path string, size int64) (bool, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer fh.Close()
+	b := make([]byte, 1)
+	if _, err := fh.ReadAt(b, size-1); err != nil {
+		return false, err
+	}
+	return b[0] != '\n', nil
 }
 
 // countMbox counts the messages of an existing mbox (refusing a file that

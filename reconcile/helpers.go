@@ -8,6 +8,7 @@ import (
 
 	"github.com/popdedupe/popdedupe/journal"
 	"github.com/popdedupe/popdedupe/report"
+	"github.com/popdedupe/popdedupe/store"
 )
 
 // Stores returns the stores to scan before Run: stores, plus the
@@ -92,7 +93,20 @@ func UndoHandlers() journal.Handlers {
 	return journal.Handlers{
 		OpFetch: func(_ context.Context, s journal.Step) (string, error) {
 			if !s.Done {
-				return "", nil
+				// Killed while appending to an mbox: cut the partial
+				// message off (only if that is all there is after
+				// where the append began).
+				var d struct {
+					MboxSize *int64 `json:"mbox_size"`
+				}
+				if err := s.Decode(&d); err != nil || d.MboxSize == nil {
+					return "", err
+				}
+				cut, err := store.CutTornTail(s.To, *d.MboxSize)
+				if err != nil || !cut {
+					return "", err
+				}
+				return "cut off the message a killed run had only partly written at the end of " + s.To, nil
 			}
 			return "kept the message fetched from the server into " + s.To + " (it is not on disk anywhere else)", nil
 		},

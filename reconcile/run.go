@@ -224,7 +224,15 @@ func (r *runner) commitFetch(m *srvMsg) error {
 	var je journal.Entry
 	if j := r.o.Journal; j != nil {
 		var err error
-		je, err = j.Begin(journal.Entry{Op: OpFetch, To: r.fetch.path}, map[string]any{"uidl": m.UIDL, "message_id": m.MessageID, "size": m.Size})
+		data := map[string]any{"uidl": m.UIDL, "message_id": m.MessageID, "size": m.Size}
+		if r.fetch.kind == fetchMbox {
+			// Where this append starts: undo of a step a kill cut
+			// short removes the partial message from there.
+			if fi, err := os.Stat(r.fetch.path); err == nil {
+				data["mbox_size"] = fi.Size()
+			}
+		}
+		je, err = j.Begin(journal.Entry{Op: OpFetch, To: r.fetch.path}, data)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errJournal, err)
 		}

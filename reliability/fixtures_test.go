@@ -117,7 +117,7 @@ func (w *world) noLoss(t *testing.T, when string, extraStores ...string) {
 	roots := append(append([]string{}, w.stores...), w.quarantines()...)
 	for _, x := range extraStores {
 		x = targetPath(x)
-		if fi, err := os.Stat(x); err == nil && (fi.IsDir() || fi.Size() > 0) {
+		if fi, err := os.Stat(x); err == nil && (fi.IsDir() && scan.IsMaildir(x) || fi.Mode().IsRegular() && fi.Size() > 0) {
 			roots = append(roots, x)
 		}
 	}

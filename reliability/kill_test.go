@@ -15,6 +15,7 @@ import (
 	"github.com/popdedupe/popdedupe/dedupe/dedupetest"
 	"github.com/popdedupe/popdedupe/journal"
 	"github.com/popdedupe/popdedupe/pop3/pop3test"
+	"github.com/popdedupe/popdedupe/scan"
 )
 
 // Kill tests. Every journal line of dedupe and undo, and their fault
@@ -95,7 +96,7 @@ func targetPath(spec string) string {
 func (w *world) checkFetchTarget(t *testing.T, target, when string) {
 	t.Helper()
 	target = targetPath(target)
-	if _, err := os.Stat(target); err != nil {
+	if fi, err := os.Stat(target); err != nil || fi.IsDir() && !scan.IsMaildir(target) || fi.Size() == 0 {
 		return
 	}
 	keys, sr := keyCounts(t, target)
@@ -228,16 +229,27 @@ func TestKillReconcileRandom(t *testing.T) {
 			if w.srv.Stats().Commits == 0 && len(w.srv.Messages(srvUser)) != 40 {
 				t.Errorf("no QUIT committed, yet the server lost messages")
 			}
-			if tornTail(t, targetPath(target)) && !knownIssues() {
-				// Known issue K1 (RELIABILITY.md): killed in the middle
-				// of an mbox append, the partial message stays; the
-				// server keeps everything (no QUIT was sent).
-				t.Logf("KNOWN ISSUE K1: torn message at the end of %s", targetPath(target))
+			if tornTail(t, targetPath(target)) {
+				// Killed in the middle of an mbox append: the rerun
+				// refuses the torn mbox, undo of the killed run cuts
+				// the partial message off (see TestKillMidMboxAppend).
 				w.noLoss(t, "after the kill (torn mbox tail left out)")
 				if n := len(w.srv.Messages(srvUser)); n != 40 {
 					t.Errorf("killed while fetching, yet the server holds %d of 40", n)
 				}
-				return
+				r := w.e.run(t, nil, w.reconcileArgs(target)...)
+				wantCode(t, r, 1)
+				if !strings.Contains(r.stderr, "no final newline") {
+					t.Errorf("the rerun does not say why it refuses the torn mbox:\n%s", r)
+				}
+				// The killed run's journal, and the refused rerun's
+				// (empty).
+				for _, j := range w.journals() {
+					wantCode(t, w.e.run(t, nil, "undo", j), 0)
+				}
+				if tornTail(t, targetPath(target)) {
+					t.Fatalf("undo of the killed run left the partial message")
+				}
 			}
 			w.noLoss(t, "after the kill", target)
 			w.checkFetchTarget(t, target, "after the kill")
@@ -278,37 +290,62 @@ func tornTail(t *testing.T, path string) bool {
 	return b[0] != '\n'
 }
 
-// TestKillMidMboxAppend is known issue K1: reconcile killed while it
-// appends a fetched message to an mbox leaves the message cut short at the
-// end of the mbox; the rerun appends after it, which makes the partial
-// copy permanent (a "conflict" with the good copy, exit 4). Wanted: the
-// rerun (or undo of the killed run) cuts the partial message off, or the
-// rerun refuses with a message saying what to do. Logged, not failed,
-// until it is fixed; POPDEDUPE_KNOWN_ISSUES=1 makes it fail.
+// TestKillMidMboxAppend: reconcile killed while it appends a fetched
+// message to an mbox leaves the message cut short at the end (found by
+// TestKillReconcileRandom: the rerun appended after it, which made the
+// partial copy a permanent "conflict" beside the good one). Now the rerun
+// refuses the torn mbox and says what to do; undo of the killed run cuts
+// the partial message off (only it: the journal recorded where the append
+// began); then the rerun finishes.
 func TestKillMidMboxAppend(t *testing.T) {
 	w := serverIncident(t, pop3test.Config{}, 10)
 	mbox := filepath.Join(w.dir, "recovered.mbox")
 	// What a kill 5,000 bytes into appending message 7 (300 KB) leaves:
-	// message 1 whole, then the start of message 7.
+	// message 1 whole, then the start of message 7, and the journal line
+	// written before the append.
 	one := "From MAILER-DAEMON Mon Mar  3 10:00:00 2025\n" + strings.ReplaceAll(string(mailMsg(1)), "\r\n", "\n")
 	one = strings.ReplaceAll(one, "\nFrom the server", "\n>From the server") + "\n"
 	seven := "From MAILER-DAEMON Mon Mar  3 10:00:01 2025\n" + strings.ReplaceAll(string(mailMsg(7)), "\r\n", "\n")
 	if err := os.WriteFile(mbox, []byte(one+seven[:5000]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := w.e.run(t, nil, w.reconcileArgs("mbox:"+mbox)...)
-	w.noLoss(t, "after the rerun", mbox)
-	_, skipped := keyCounts(t, mbox)
-	switch {
-	case r.code == 0 && len(skipped) == 0:
-		t.Logf("fixed: the rerun cut the partial message off")
-	case r.code == 1 && strings.Contains(r.stderr, "recovered.mbox") && len(w.srv.Messages(srvUser)) == 10:
-		t.Logf("fixed: the rerun refuses and says why: %s", r.stderr)
-	case knownIssues():
-		t.Errorf("the partial message stays in the mbox (exit %d, %d malformed):\n%s", r.code, len(skipped), r)
-	default:
-		t.Logf("KNOWN ISSUE K1: the partial message stays in the mbox (exit %d, %d malformed)", r.code, len(skipped))
+	j, err := journal.Create(w.e.state, journal.NewRunID())
+	if err != nil {
+		t.Fatal(err)
 	}
+	if _, err := j.Begin(journal.Entry{Op: "pop3.fetch", To: mbox}, map[string]any{"uidl": "uid-0007", "mbox_size": len(one)}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+
+	r := w.e.run(t, nil, w.reconcileArgs("mbox:"+mbox)...)
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stderr, "no final newline") || !strings.Contains(r.stderr, "undo") {
+		t.Errorf("the rerun does not say why it refuses, or what to do:\n%s", r)
+	}
+	if n := len(w.srv.Messages(srvUser)); n != 10 || w.srv.Stats().Connections != 0 {
+		t.Errorf("refused, yet it connected (%d) or the server changed (%d left)", w.srv.Stats().Connections, n)
+	}
+	u := w.e.run(t, nil, "undo", j.Path())
+	wantCode(t, u, 0)
+	if b, _ := os.ReadFile(mbox); string(b) != one || !strings.Contains(u.stdout, "cut off") {
+		t.Errorf("undo did not cut the partial message off (%d bytes left, want %d):\n%s", len(b), len(one), u)
+	}
+	r = w.e.run(t, nil, w.reconcileArgs("mbox:"+mbox)...)
+	wantCode(t, r, 0)
+	if left := w.uids(); len(left) != 0 {
+		t.Errorf("left on the server: %v", left)
+	}
+	w.noLoss(t, "after the rerun", mbox)
+	w.checkFetchTarget(t, mbox, "after the rerun")
+	// Undo never cuts what is not a torn tail: run it again now that
+	// whole messages follow.
+	u = w.e.run(t, nil, "undo", j.Path())
+	wantCode(t, u, 0)
+	if _, skipped := keyCounts(t, mbox); len(skipped) != 0 {
+		t.Errorf("malformed messages after a second undo: %v", skipped)
+	}
+	w.checkFetchTarget(t, mbox, "after a second undo")
 }
 
 // faultFor picks a random fault: a kill after journal line k, at a fault

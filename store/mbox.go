@@ -471,3 +471,53 @@ func quoteMboxrd(w *bufio.Writer, r io.Reader) (int64, byte, error) {
 		}
 	}
 }
+
+// CutTornTail removes a message cut short at the end of the mbox at path,
+// if the bytes from size on are exactly that: one message (its From_
+// line, perhaps after the blank lines AppendMbox puts first) with no
+// final newline, what a process killed while appending to a file of size
+// bytes leaves. Anything else there (a complete message, more than one)
+// is left alone and reported. It takes the mbox locks. It returns whether
+// it cut.
+func CutTornTail(path string, size int64) (bool, error) {
+	lk, err := lockMbox(path)
+	if err != nil {
+		return false, err
+	}
+	defer lk.unlock()
+	f := lk.f
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if fi.Size() <= size {
+		return false, nil // nothing was appended, or it was cut already
+	}
+	tail := make([]byte, fi.Size()-size)
+	if _, err := f.ReadAt(tail, size); err != nil {
+		return false, err
+	}
+	rest := bytes.TrimLeft(tail, "\n")
+	if !bytes.HasPrefix(rest, []byte("From ")) || bytes.HasSuffix(tail, []byte("\n")) {
+		return false, fmt.Errorf("mbox %s: the %d bytes after offset %d are not a message cut short; left as they are", path, len(tail), size)
+	}
+	mr := scan.NewMboxReader(bytes.NewReader(rest))
+	n := 0
+	for {
+		_, _, err := mr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false, err
+		}
+		n++
+	}
+	if n != 1 {
+		return false, fmt.Errorf("mbox %s: %d messages after offset %d, not one cut short; left as they are", path, n, size)
+	}
+	if err := f.Truncate(size); err != nil {
+		return false, err
+	}
+	return true, f.Sync()
+}
