@@ -282,6 +282,20 @@ func TestDiskFull(t *testing.T) {
 		failed(t, r, "no space left on device")
 		w.unchanged(t, "after ENOSPC in the state directory")
 	})
+	t.Run("repair fetch-missing", func(t *testing.T) {
+		// repair runs the same session: the same exit 1.
+		w := serverIncident(t, pop3test.Config{}, 12)
+		fs := smallTmpfs(t, 1<<20, -1)
+		target := filepath.Join(fs, "Recovered")
+		fill(t, fs, 24<<10)
+		r := w.e.run(t, nil, w.repairArgs(target)...)
+		wantCode(t, r, 1)
+		if !strings.Contains(r.stdout+r.stderr, "could not be saved") {
+			t.Errorf("the error does not say messages could not be saved:\n%s", r)
+		}
+		w.noLoss(t, "after ENOSPC while fetching", target)
+		w.checkFetchTarget(t, target, "after ENOSPC while fetching")
+	})
 	for _, kind := range []string{"maildir", "mbox"} {
 		t.Run("fetch-missing "+kind, func(t *testing.T) {
 			// Room for some fetched messages only: what could not be

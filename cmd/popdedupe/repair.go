@@ -326,6 +326,9 @@ func doRepair(ctx context.Context, c *repairConfig, stderr io.Writer) (*report.R
 	}
 	o.Journal = j
 	out, runErr := reconcile.Run(ctx, res2, o)
+	if n := notFetched(out); runErr == nil && o.Apply && n > 0 {
+		runErr = fmt.Errorf("reconcile: %d missing messages could not be saved into %s (each one's note says why); they stay on the server: run again once that is fixed", n, out.FetchTo)
+	}
 	fillServer(rep, page, &o, out, true, runErr)
 	if out != nil && out.State != nil && out.State.Written {
 		if err := journalState(j, out.State); err != nil && runErr == nil {
