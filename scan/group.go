@@ -1,9 +1,13 @@
 package scan
 
 import (
+	"cmp"
+	"slices"
+
 	"context"
 	"flag"
 	"fmt"
+	"github.com/cespare/xxhash/v2"
 	"math/bits"
 	"sort"
 	"strings"
@@ -112,73 +116,153 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 	if rule == "" {
 		rule = KeepOldest
 	}
-	cand := map[fingerprint.Key][]int{}
-	for i := range r.Messages {
-		k := r.Messages[i].candidate()
-		cand[k] = append(cand[k], i)
-	}
+	// Copies that can be duplicates share a candidate (header) identity.
+	// They are found by sorting an index by a 64-bit hash of it, not with
+	// maps: a few bytes per message, even for millions of them.
+	ord, ch := r.byCandidate()
 	var need []int
-	for _, idx := range cand {
-		if len(idx) > 1 {
-			need = append(need, idx...)
+	forRuns(ord, func(a, b int32) bool { return r.sameCandidate(ch, a, b) }, func(run []int32) {
+		if len(run) > 1 {
+			for _, i := range run {
+				need = append(need, int(i))
+			}
 		}
-	}
+	})
 	sort.Ints(need)
 	if err := r.HashBodies(ctx, need, 0); err != nil {
 		return nil, nil, err
 	}
-	// Indices may have moved if a message became unreadable: regroup.
-	byKey := map[fingerprint.Key][]int{}
-	byID := map[string]map[uint64]bool{}
-	var keys []fingerprint.Key
-	for i := range r.Messages {
-		m := &r.Messages[i]
-		if !m.HasBody {
-			continue // alone under its header identity: not a duplicate
-		}
-		k := m.key()
-		if _, ok := byKey[k]; !ok {
-			keys = append(keys, k)
-		}
-		byKey[k] = append(byKey[k], i)
-		if m.MessageID != "" {
-			if byID[m.MessageID] == nil {
-				byID[m.MessageID] = map[uint64]bool{}
-			}
-			byID[m.MessageID][m.BodyHash] = true
-		}
-	}
+	// Indices moved if a message became unreadable; sort again either way,
+	// now down to the body hash.
+	need = nil
+	ord, ch = r.byCandidate()
 	var groups []Group
-	for _, k := range keys {
-		idx := byKey[k]
-		if len(idx) < 2 {
-			continue
-		}
-		r.order(idx, rule)
-		groups = append(groups, Group{Key: k, Copies: idx})
-	}
-	sort.Slice(groups, func(i, j int) bool { return r.before(groups[i].Copies[0], groups[j].Copies[0]) })
 	var conflicts []Conflict
-	for id, hashes := range byID {
-		if len(hashes) < 2 {
-			continue
+	forRuns(ord, func(a, b int32) bool { return r.sameCandidate(ch, a, b) }, func(run []int32) {
+		versions := 0
+		forRuns(run, func(a, b int32) bool {
+			x, y := &r.Messages[a], &r.Messages[b]
+			return x.HasBody && y.HasBody && x.BodyHash == y.BodyHash
+		}, func(same []int32) {
+			if !r.Messages[same[0]].HasBody {
+				return // alone under its header identity: not a duplicate
+			}
+			versions++
+			if len(same) < 2 {
+				return
+			}
+			idx := make([]int, len(same))
+			for k, i := range same {
+				idx[k] = int(i)
+			}
+			r.order(idx, rule)
+			groups = append(groups, Group{Key: r.Messages[idx[0]].key(), Copies: idx})
+		})
+		if id := r.Messages[run[0]].MessageID; id != "" && versions > 1 {
+			var idx []int
+			for _, i := range run {
+				if r.Messages[i].HasBody {
+					idx = append(idx, int(i))
+				}
+			}
+			r.order(idx, KeepFirst)
+			conflicts = append(conflicts, Conflict{MessageID: id, Copies: idx})
 		}
-		var idx []int
-		for h := range hashes {
-			idx = append(idx, byKey[fingerprint.Key{MessageID: id, BodyHash: h}]...)
-		}
-		r.order(idx, KeepFirst)
-		conflicts = append(conflicts, Conflict{MessageID: id, Copies: idx})
-	}
+	})
+	r.sortGroups(groups)
 	sort.Slice(conflicts, func(i, j int) bool { return conflicts[i].MessageID < conflicts[j].MessageID })
 	return groups, conflicts, nil
 }
 
-func (m *Message) candidate() fingerprint.Key {
-	if m.MessageID != "" {
-		return fingerprint.Key{MessageID: m.MessageID}
+// sortGroups orders groups by their kept copy in the "first" order
+// (before), building each kept copy's path once rather than per compare.
+func (r *Result) sortGroups(groups []Group) {
+	type key struct {
+		store int
+		path  string
+		index int32
 	}
-	return fingerprint.Key{KeyHash: m.KeyHash}
+	keys := make([]key, len(groups))
+	ord := make([]int, len(groups))
+	for i, g := range groups {
+		m := &r.Messages[g.Keep()]
+		keys[i], ord[i] = key{r.Sources[m.Source].Store, r.Path(m), m.Index}, i
+	}
+	slices.SortFunc(ord, func(a, b int) int {
+		x, y := keys[a], keys[b]
+		if c := cmp.Compare(x.store, y.store); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.path, y.path); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.index, y.index)
+	})
+	sorted := make([]Group, len(groups))
+	for i, o := range ord {
+		sorted[i] = groups[o]
+	}
+	copy(groups, sorted)
+}
+
+// byCandidate returns the message indices sorted by candidate identity
+// (hash, then the identity itself, then body hash) and the hashes.
+func (r *Result) byCandidate() ([]int32, []uint64) {
+	ch := make([]uint64, len(r.Messages))
+	ord := make([]int32, len(r.Messages))
+	for i := range r.Messages {
+		m := &r.Messages[i]
+		if m.MessageID != "" {
+			ch[i] = xxhash.Sum64String(m.MessageID)
+		} else {
+			ch[i] = m.KeyHash // sameCandidate still compares the IDs themselves
+		}
+		ord[i] = int32(i)
+	}
+	slices.SortFunc(ord, func(a, b int32) int {
+		if c := cmp.Compare(ch[a], ch[b]); c != 0 {
+			return c
+		}
+		x, y := &r.Messages[a], &r.Messages[b]
+		if c := cmp.Compare(x.MessageID, y.MessageID); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.KeyHash, y.KeyHash); c != 0 && x.MessageID == "" {
+			return c
+		}
+		if x.HasBody != y.HasBody {
+			if x.HasBody {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(x.BodyHash, y.BodyHash); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return ord, ch
+}
+
+// sameCandidate reports whether messages a and b share a header identity.
+func (r *Result) sameCandidate(ch []uint64, a, b int32) bool {
+	x, y := &r.Messages[a], &r.Messages[b]
+	if ch[a] != ch[b] || x.MessageID != y.MessageID {
+		return false
+	}
+	return x.MessageID != "" || x.KeyHash == y.KeyHash
+}
+
+// forRuns calls fn with each maximal run of s whose neighbours are same.
+func forRuns(s []int32, same func(a, b int32) bool, fn func(run []int32)) {
+	for i := 0; i < len(s); {
+		j := i + 1
+		for j < len(s) && same(s[j-1], s[j]) {
+			j++
+		}
+		fn(s[i:j])
+		i = j
+	}
 }
 
 func (m *Message) key() fingerprint.Key {
