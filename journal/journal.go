@@ -104,7 +104,8 @@ func DefaultStateDir() (string, error) {
 func NewRunID() string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	// Microseconds, so that runs in the same second sort in order.
+	return time.Now().UTC().Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b[:])
 }
 
 // Path returns the journal file of a run in stateDir.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/popdedupe/popdedupe/journal"
+	"github.com/popdedupe/popdedupe/internal/runlock"
 	"github.com/popdedupe/popdedupe/reconcile"
 	"github.com/popdedupe/popdedupe/report"
 	"github.com/popdedupe/popdedupe/scan"
@@ -101,6 +102,26 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer trace.Close()
 
 	stores := reconcile.Stores(fs.Args(), o.FetchMissing)
+	if o.Apply {
+		// One popdedupe per store: a dedupe or undo must not move the
+		// local copies that this run's evidence rests on.
+		dir, err := journal.DefaultStateDir()
+		if err != nil {
+			return err
+		}
+		paths := append([]string{}, stores...)
+		if o.State != nil {
+			paths = append(paths, o.State.Path)
+		}
+		locks, err := runlock.AcquireAll(dir, paths, "popdedupe reconcile")
+		if err != nil {
+			return err
+		}
+		defer locks.Release()
+		for _, n := range locks.Notes() {
+			fmt.Fprintln(stderr, "Note:", n)
+		}
+	}
 	scf := &scanFlags{json: jsonOut, quiet: quiet, progress: progress, jobs: jobs, keep: scan.KeepOldest}
 	res, groups, conflicts, err := scanStores(ctx, scf, stores, stderr)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/popdedupe/popdedupe/internal/runlock"
 	"github.com/popdedupe/popdedupe/pop3/pop3test"
 )
 
@@ -48,5 +49,37 @@ func TestTLSInsecureSkipVerify(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, append(base, "--ca", caFile, md)...); code != exitOK || strings.Contains(errs, "WARNING") {
 		t.Fatalf("--ca: exit %d, stderr %q", code, errs)
+	}
+}
+
+// reconcile --apply takes the stores' run lock: while another popdedupe
+// holds one, it refuses before touching the server.
+func TestReconcileApplyTakesRunLock(t *testing.T) {
+	srv := pop3test.NewServer(t, pop3test.Config{})
+	srv.AddUser("alice", "pw")
+	srv.AddMessage("alice", "u1", []byte("Message-ID: <a@x>\nSubject: s\n\nbody\n"))
+	home := t.TempDir()
+	state := filepath.Join(home, "state")
+	t.Setenv("XDG_STATE_HOME", state)
+	t.Setenv("POPDEDUPE_PASSWORD", "pw")
+	md := filepath.Join(home, "Maildir")
+	for _, s := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, s), 0o700)
+	}
+	held, err := runlock.AcquireAll(filepath.Join(state, "popdedupe"), []string{md}, "popdedupe dedupe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"reconcile", "--server", srv.Addr(), "--user", "alice", "--delete-saved", "--apply", md}
+	code, _, errs := runCLI(t, args...)
+	if code != exitFailed || !strings.Contains(errs, "popdedupe dedupe") {
+		t.Fatalf("with the store locked: exit %d, stderr %q", code, errs)
+	}
+	if st := srv.Stats(); st.Connections != 0 {
+		t.Fatalf("connected to the server while the store was locked: %+v", st)
+	}
+	held.Release()
+	if code, _, errs := runCLI(t, args...); code != exitOK {
+		t.Fatalf("after the lock was released: exit %d, stderr %q", code, errs)
 	}
 }
