@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/popdedupe/popdedupe/journal"
 	"github.com/popdedupe/popdedupe/internal/runlock"
+	"github.com/popdedupe/popdedupe/journal"
 	"github.com/popdedupe/popdedupe/reconcile"
 	"github.com/popdedupe/popdedupe/report"
 	"github.com/popdedupe/popdedupe/scan"
