@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -78,13 +77,6 @@ var commands = map[string]*command{}
 func register(c *command) { commands[c.name] = c }
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		// A scan keeps one small record per message for its whole run:
-		// collecting at 50% growth instead of 100% keeps the resident
-		// size near the live data (a million copies: 930 -> 713 MB) and
-		// was no slower in the benchmark.
-		debug.SetGCPercent(50)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
