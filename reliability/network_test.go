@@ -51,6 +51,13 @@ func newCutProxy(t *testing.T, target string, dropAt, retrCut int) *cutProxy {
 		t.Fatal(err)
 	}
 	p := &cutProxy{ln: ln, target: target, dropAt: dropAt, retrCut: retrCut}
+	serveConns(t, ln, p.serve)
+	return p
+}
+
+// serveConns serves every connection accepted on ln with fn, each in a
+// goroutine, until the test ends (then it closes ln and waits for them).
+func serveConns(t *testing.T, ln net.Listener, fn func(net.Conn)) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -61,11 +68,10 @@ func newCutProxy(t *testing.T, target string, dropAt, retrCut int) *cutProxy {
 				return
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); p.serve(c) }()
+			go func() { defer wg.Done(); fn(c) }()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return p
 }
 
 func (p *cutProxy) addr() string { return p.ln.Addr().String() }

@@ -34,6 +34,8 @@ type rawServer struct {
 	// CloseAfterGreeting drops every connection after the greeting.
 	CloseAfterGreeting bool
 
+	t        *testing.T
+	start    sync.Once
 	mu       sync.Mutex
 	deleted  map[int]bool // committed by QUIT, by message index
 	commands []string
@@ -50,25 +52,19 @@ func newRawServer(t *testing.T) *rawServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &rawServer{ln: ln, user: srvUser, pass: password, deleted: map[int]bool{}, Replies: map[string]*string{}}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); s.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	s := &rawServer{ln: ln, t: t, user: srvUser, pass: password, deleted: map[int]bool{}, Replies: map[string]*string{}}
+	t.Cleanup(func() { ln.Close() })
 	return s
 }
 
-func (s *rawServer) addr() string { return s.ln.Addr().String() }
+// addr starts serving (once) and returns the address. Serving starts
+// here, not in newRawServer, so that a test's changes to the exported
+// fields happen before any connection is served (the race detector sees
+// that ordering through the goroutine start).
+func (s *rawServer) addr() string {
+	s.start.Do(func() { serveConns(s.t, s.ln, s.serve) })
+	return s.ln.Addr().String()
+}
 
 func (s *rawServer) add(uid string, body []byte) { s.msgs = append(s.msgs, rawMsg{uid, body}) }
 

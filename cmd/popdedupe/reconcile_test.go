@@ -114,9 +114,12 @@ type rcJSON struct {
 	} `json:"state"`
 }
 
-func decode(t *testing.T, out string) rcJSON {
+func decode(t *testing.T, out string) rcJSON { t.Helper(); return decodeOne[rcJSON](t, out) }
+
+// decodeOne decodes stdout, which must hold exactly one JSON object.
+func decodeOne[T any](t *testing.T, out string) T {
 	t.Helper()
-	var j rcJSON
+	var j T
 	dec := json.NewDecoder(strings.NewReader(out))
 	if err := dec.Decode(&j); err != nil {
 		t.Fatalf("JSON output: %v\n%s", err, out)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -52,15 +51,7 @@ type repairJSON struct {
 
 func decodeRepair(t *testing.T, out string) repairJSON {
 	t.Helper()
-	var j repairJSON
-	dec := json.NewDecoder(strings.NewReader(out))
-	if err := dec.Decode(&j); err != nil {
-		t.Fatalf("JSON output: %v\n%s", err, out)
-	}
-	if dec.More() {
-		t.Fatalf("more than one JSON object on stdout:\n%s", out)
-	}
-	return j
+	return decodeOne[repairJSON](t, out)
 }
 
 // deletedHadEvidence checks the invariant of every reconcile: each deleted
