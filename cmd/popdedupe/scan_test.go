@@ -115,3 +115,19 @@ func TestDedupeJSONEmptyLists(t *testing.T) {
 		}
 	}
 }
+
+// Every command has --help with an example, exit 0; --version works.
+func TestEveryCommandHasHelp(t *testing.T) {
+	if len(commands) < 7 {
+		t.Fatalf("only %d commands registered", len(commands))
+	}
+	for name := range commands {
+		code, out, errs := runCLI(t, name, "--help")
+		if code != exitOK || !strings.Contains(out+errs, "Example:") {
+			t.Errorf("%s --help: exit %d, no example:\n%s%s", name, code, out, errs)
+		}
+	}
+	if code, out, _ := runCLI(t, "--version"); code != exitOK || !strings.HasPrefix(out, "popdedupe ") {
+		t.Errorf("--version: exit %d %q", code, out)
+	}
+}

@@ -41,8 +41,7 @@ type stateEntryJSON struct {
 func runState(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "show" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintln(stdout, "Usage: popdedupe state show [--format FORMAT] [--json] FILE")
-			return nil
+			return runState(ctx, []string{"show", "--help"}, stdout, stderr) // the one subcommand's full help
 		}
 		return usageErrorf("usage: popdedupe state show [--format FORMAT] [--json] FILE")
 	}
