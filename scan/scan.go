@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/popdedupe/popdedupe/fingerprint"
+	"golang.org/x/sys/unix"
 )
 
 // Kind is the kind of a message source.
@@ -384,10 +385,11 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 		go func() {
 			defer wg.Done()
 			p := fingerprint.NewParser()
+			buf := make([]byte, 64<<10)
 			var n int64
 			for i := range jobs {
 				m := &r.Messages[i]
-				if err := r.readMaildir(p, m, opts.HashAll); err != nil {
+				if err := r.readMaildir(p, buf, m, opts.HashAll); err != nil {
 					bad[i] = true
 					skip(Skipped{Path: r.Path(m), Reason: err.Error()}, m.Source)
 				}
@@ -460,22 +462,54 @@ feed:
 	return err
 }
 
-func (r *Result) readMaildir(p *fingerprint.Parser, m *Message, full bool) error {
-	f, err := os.Open(r.Path(m))
+// readMaildir fingerprints one Maildir file with as few system calls as
+// possible (a scan makes millions of them): open, one read into the
+// worker's buffer, close. A file that fits the buffer is hashed where it
+// lies; only a larger one, or one whose name carries no delivery time,
+// costs an fstat too. O_NOFOLLOW: a message replaced by a symbolic link
+// since the listing is not followed; O_NONBLOCK: a FIFO cannot hang the
+// scan (it reads as empty and is skipped).
+func (r *Result) readMaildir(p *fingerprint.Parser, buf []byte, m *Message, full bool) error {
+	fd, err := unix.Open(r.Path(m), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("cannot read: %w", errors.Unwrap(err))
+		if err == unix.ELOOP {
+			return errors.New("not a regular file (symbolic link): not followed")
+		}
+		return fmt.Errorf("cannot read: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	defer unix.Close(fd)
+	n, err := readFull(fd, buf)
 	if err != nil {
-		return fmt.Errorf("cannot stat: %w", err)
+		return fmt.Errorf("cannot read: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return errors.New("not a regular file")
+	name := r.Name(m)
+	arr, timed := nameTime(name)
+	var pr fingerprint.Print
+	if n < len(buf) {
+		// The whole file: no fstat, no second read.
+		if !timed {
+			var st unix.Stat_t
+			if err := unix.Fstat(fd, &st); err != nil {
+				return fmt.Errorf("cannot stat: %w", err)
+			}
+			arr = st.Mtim.Sec
+		}
+		m.Size, m.Arrival = int64(n), arr
+		pr, err = p.SumBytes(buf[:n])
+	} else {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return fmt.Errorf("cannot stat: %w", err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return errors.New("not a regular file")
+		}
+		if !timed {
+			arr = st.Mtim.Sec
+		}
+		m.Size, m.Arrival = st.Size, arr
+		pr, err = p.Sum(io.MultiReader(bytes.NewReader(buf), fdReader(fd)), st.Size, full)
 	}
-	m.Size = fi.Size()
-	m.Arrival = arrival(r.Name(m), fi.ModTime())
-	pr, err := p.Sum(f, fi.Size(), full)
 	if err != nil {
 		return err
 	}
@@ -483,15 +517,56 @@ func (r *Result) readMaildir(p *fingerprint.Parser, m *Message, full bool) error
 	return nil
 }
 
-// arrival is the delivery time of a Maildir message: the seconds that
-// start its unique name (the Maildir convention), else the file's mtime.
-func arrival(name string, mtime time.Time) int64 {
+// readFull reads from fd into buf until it is full or the file ends.
+func readFull(fd int, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN { // a FIFO with no writer behind O_NONBLOCK
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if k == 0 {
+			break
+		}
+		n += k
+	}
+	return n, nil
+}
+
+// fdReader reads the rest of a file by its descriptor.
+type fdReader int
+
+func (f fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(f), p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 && len(p) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+// nameTime is the delivery time at the start of a Maildir name (the
+// seconds before the first dot), if there is one.
+func nameTime(name string) (int64, bool) {
 	if i := strings.IndexByte(name, '.'); i > 0 {
 		if s, err := strconv.ParseInt(name[:i], 10, 64); err == nil && s > 0 {
-			return s
+			return s, true
 		}
 	}
-	return mtime.Unix()
+	return 0, false
 }
 
 // mboxInline is the largest message the mbox splitter hands to a worker
