@@ -3,7 +3,6 @@ package report
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"io"
 
 	"github.com/popdedupe/popdedupe/scan"
@@ -28,20 +27,14 @@ func WriteScanJSON(w io.Writer, command string, res *scan.Result, groups []scan.
 	}
 	bw.Write(before)
 	bw.WriteString("\n  \"groups\": [\n")
+	var gb []byte
 	for n, g := range groups {
-		bw.WriteString("    ")
-		var eb bytes.Buffer
-		e := json.NewEncoder(&eb)
-		e.SetEscapeHTML(false)
-		e.SetIndent("    ", "  ")
-		if err := e.Encode(groupOf(res, g)); err != nil {
-			return err
-		}
-		bw.Write(bytes.TrimSuffix(eb.Bytes(), []byte("\n")))
+		gb = appendGroupJSON(gb[:0], groupOf(res, g))
 		if n < len(groups)-1 {
-			bw.WriteString(",")
+			gb = append(gb, ',')
 		}
-		bw.WriteString("\n")
+		gb = append(gb, '\n')
+		bw.Write(gb)
 	}
 	bw.WriteString("  ],\n")
 	bw.Write(after)

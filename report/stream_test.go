@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,4 +58,41 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "one is a prefix of the other"
+}
+
+// appendJSONString writes every string as encoding/json does (HTML
+// escaping off), odd bytes included.
+func TestAppendJSONString(t *testing.T) {
+	cases := []string{"", "plain", "q\"b\\s", "nl\ncr\rtab\tbs\bff\f", "\x00\x01\x1f\x7f", "caf\xc3\xa9", "bad \xff\xfe utf8",
+		"cut \xe2\x82", "line\u2028para\u2029", "<html>&", "emoji \U0001F600", "\xed\xa0\x80 surrogate"}
+	for i := 0; i < 256; i++ {
+		cases = append(cases, string([]byte{byte(i), 'a', byte(255 - i)}))
+	}
+	for i, s := range cases {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendJSONString(nil, s)) + "\n"; got != want.String() {
+			t.Errorf("#%d %q: got %s want %s", i, s, got, want.String())
+		}
+	}
+}
+
+// Groups with odd paths and IDs stream exactly as encoding/json writes them.
+func TestAppendGroupJSON(t *testing.T) {
+	g := Group{MessageID: "id \"q\" \xff", BodyHash: "00ff", Keep: Ref{Path: "/a\nb", Index: 0},
+		Copies: []Ref{{Path: "/a\nb"}, {Path: "/m\u2028box", Index: 7}}, ExtraBytes: 42, Arrivals: []int64{1, -2}}
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("    ", "  ")
+	if err := enc.Encode(g); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(appendGroupJSON(nil, g)) + "\n"; got != "    "+want.String() {
+		t.Fatalf("got\n%s\nwant\n    %s", got, want.String())
+	}
 }
