@@ -39,6 +39,16 @@ func exists(p string) (bool, error) {
 	return false, err
 }
 
+// ends reports which ends of a rename step exist now: where the file
+// was (From) and where the step put it (To).
+func ends(s journal.Step) (fromOK, toOK bool, err error) {
+	if fromOK, err = exists(s.From); err != nil {
+		return false, false, err
+	}
+	toOK, err = exists(s.To)
+	return fromOK, toOK, err
+}
+
 // Recover cleans up after a crashed run on the given mbox files: a
 // dot-lock left by a popdedupe that is gone, and a half-written new
 // version (".NAME.popdedupe-tmp"). It takes the mbox locks to do so.
@@ -99,11 +109,7 @@ func undoRun(_ context.Context, s journal.Step) (string, error) {
 }
 
 func undoFlags(_ context.Context, s journal.Step) (string, error) {
-	fromOK, err := exists(s.From)
-	if err != nil {
-		return "", err
-	}
-	toOK, err := exists(s.To)
+	fromOK, toOK, err := ends(s)
 	if err != nil {
 		return "", err
 	}
@@ -125,11 +131,7 @@ func undoFlags(_ context.Context, s journal.Step) (string, error) {
 }
 
 func undoQuarantine(_ context.Context, s journal.Step) (string, error) {
-	fromOK, err := exists(s.From)
-	if err != nil {
-		return "", err
-	}
-	toOK, err := exists(s.To)
+	fromOK, toOK, err := ends(s)
 	if err != nil {
 		return "", err
 	}
