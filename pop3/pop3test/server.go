@@ -58,6 +58,9 @@ type Config struct {
 	Expire       string      // EXPIRE value ("NEVER", "0", "30"); "0" deletes retrieved messages at QUIT
 	LoginDelay   time.Duration
 	Now          func() time.Time // clock for LOGIN-DELAY; nil means time.Now
+	// Listener, when set, is served instead of a new listener on
+	// 127.0.0.1 (an emulated link's, for benchmarks); Close closes it.
+	Listener net.Listener
 
 	// Faults. Step numbers count command lines on one connection, from 1.
 	// FaultConn limits the step faults to the n-th connection (from 1);
@@ -127,7 +130,10 @@ func NewServer(t testing.TB, cfg Config) *Server {
 	if t != nil {
 		t.Helper()
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := cfg.Listener, error(nil)
+	if ln == nil {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		if t != nil {
 			t.Fatalf("pop3test: listen: %v", err)
