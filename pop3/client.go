@@ -21,11 +21,11 @@ const (
 	DefaultCommandTimeout = 60 * time.Second
 	// DefaultPipelineWindow is used when Options.PipelineWindow is zero.
 	DefaultPipelineWindow = 256
-	// MaxPipelineWindow bounds Options.PipelineWindow: at most this many
-	// commands (each at most 255 octets, in practice about 12) are in flight,
-	// far less than any TCP window, so writing never blocks while the server
-	// waits for the client to read (RFC 2449 section 6.6).
-	MaxPipelineWindow = 1000
+	// MaxPipelineWindow bounds Options.PipelineWindow. Pipelined commands
+	// are written by their own goroutine while the replies are read, so
+	// the window needs no bound from TCP buffers (see pipeline); this one
+	// only bounds how far ahead of the replies the client may run.
+	MaxPipelineWindow = 1 << 20
 	// MaxReplyLine is the longest status or listing line accepted, in octets
 	// including CRLF. RFC 1939 allows 512; message data lines are not
 	// limited.
@@ -89,8 +89,9 @@ type Client struct {
 
 	authed bool
 
-	broken error // set once: *botchedError
-	closed bool
+	broken  error // set once: *botchedError
+	botchMu sync.Mutex
+	closed  bool
 
 	commands int
 	logins   int
@@ -103,6 +104,8 @@ type Client struct {
 	mu        sync.Mutex
 	opCtx     context.Context
 	cancelled bool
+
+	traceMu sync.Mutex // a pipeline's writer traces while its reader does
 }
 
 // New returns a Client using conn. It does no I/O: call Greeting next.
@@ -301,6 +304,9 @@ func (c *Client) usable() error {
 // botch marks the session broken, closes the connection without QUIT and
 // returns the error every later call will return. what names the step.
 func (c *Client) botch(what string, err error) error {
+	// A pipeline's writer and reader may both fail; the first cause wins.
+	c.botchMu.Lock()
+	defer c.botchMu.Unlock()
 	if c.broken != nil {
 		return c.broken
 	}
@@ -330,7 +336,11 @@ func (c *Client) botch(what string, err error) error {
 
 // Botched returns the error that broke the session, or nil. A botched
 // client never sends QUIT, so the server rolls back every DELE.
-func (c *Client) Botched() error { return c.broken }
+func (c *Client) Botched() error {
+	c.botchMu.Lock()
+	defer c.botchMu.Unlock()
+	return c.broken
+}
 
 // Stats returns the number of commands sent and of successful logins.
 func (c *Client) Stats() (commands, logins int) { return c.commands, c.logins }
@@ -354,7 +364,9 @@ func (c *Client) Close() error {
 
 func (c *Client) tracef(format string, args ...any) {
 	if c.opt.Trace != nil {
+		c.traceMu.Lock()
 		fmt.Fprintf(c.opt.Trace, format+"\n", args...)
+		c.traceMu.Unlock()
 	}
 }
 

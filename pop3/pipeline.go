@@ -26,10 +26,11 @@ func (c *Client) window(ctx context.Context) (int, error) {
 }
 
 // batch sends lines keeping up to window commands in flight and calls each
-// with the status of line i: nil or a *ResponseError. The commands are tiny
-// and bounded in number, so writes never block on a server that is itself
-// blocked writing replies we have not read yet. An error from each ends the
-// batch; the caller decides whether it botches.
+// with the status of line i: nil or a *ResponseError. Pipelined, the lines
+// are written by a second goroutine while this one reads the replies (see
+// pipeline); in lock-step, one at a time. An error from each ends the
+// batch; the caller decides whether it botches (replies still in flight
+// make the session unusable, so pipeline botches it anyway).
 func (c *Client) batch(ctx context.Context, lines []string, each func(i int, status error) error) error {
 	win, err := c.window(ctx)
 	if err != nil {
@@ -40,27 +41,98 @@ func (c *Client) batch(ctx context.Context, lines []string, each func(i int, sta
 		return err
 	}
 	defer end()
-	sent := 0
+	for _, l := range lines {
+		if len(l)+2 > maxCommandLine {
+			return fmt.Errorf("%w: %s: command line longer than %d octets", ErrBadArgument, l, maxCommandLine)
+		}
+	}
+	if win > 1 && len(lines) > 1 {
+		return c.pipeline(lines, win, each)
+	}
 	for i := range lines {
-		for sent < len(lines) && sent-i < win {
-			if err := c.send(lines[sent], lines[sent]); err != nil {
-				return c.botch(lines[sent], err) // earlier commands are in flight
-			}
-			sent++
+		if err := c.send(lines[i], lines[i]); err != nil {
+			return err
 		}
 		if err := c.flush(lines[i]); err != nil {
 			return err
 		}
-		r, err := c.readReply(lines[i])
-		var re *ResponseError
-		if err != nil && !errors.As(err, &re) {
+		if err := c.readStatus(lines[i], each, i); err != nil {
 			return err
 		}
-		if err == nil && r.cont {
-			return c.botch(lines[i], fmt.Errorf("%w: unexpected continuation", ErrProtocol))
+	}
+	return nil
+}
+
+// readStatus reads the status line of lines[i]'s reply and hands it to each.
+func (c *Client) readStatus(line string, each func(int, error) error, i int) error {
+	r, err := c.readReply(line)
+	var re *ResponseError
+	if err != nil && !errors.As(err, &re) {
+		return err
+	}
+	if err == nil && r.cont {
+		return c.botch(line, fmt.Errorf("%w: unexpected continuation", ErrProtocol))
+	}
+	return each(i, err)
+}
+
+// pipeline sends lines from a second goroutine, at most win commands ahead
+// of the replies read, while this goroutine reads the replies in order
+// (RFC 2449 section 6.6: the client matches each response to its command).
+// Writing and reading at once is what makes any window safe: a server
+// blocked writing replies the client has not read stops reading commands,
+// and a client that only writes would then block too. So the window is
+// bounded by Options.PipelineWindow alone, not by TCP buffer sizes, and a
+// batch of tiny replies (DELE, TOP n 0) costs one round trip, not one per
+// window. Either side's failure botches the session (the first cause is
+// kept) and closes the connection, which stops the other side.
+func (c *Client) pipeline(lines []string, win int, each func(int, error) error) (err error) {
+	credit := make(chan struct{}, win)
+	for range min(win, len(lines)) {
+		credit <- struct{}{}
+	}
+	stop := make(chan struct{})
+	wdone := make(chan struct{})
+	go func() {
+		defer close(wdone)
+		for _, line := range lines {
+			select {
+			case <-credit:
+			default:
+				// The window is full: send what is buffered, then wait.
+				if err := c.bw.Flush(); err != nil {
+					c.botch(line, err)
+					return
+				}
+				select {
+				case <-credit:
+				case <-stop:
+					return
+				}
+			}
+			c.send(line, line) // lengths checked by batch
 		}
-		if err := each(i, err); err != nil {
+		if err := c.bw.Flush(); err != nil {
+			c.botch(lines[len(lines)-1], err)
+		}
+	}()
+	defer func() {
+		if err != nil {
+			// Replies may still be in flight: the session is out of step.
+			err = c.botch("pipelined "+lines[0], err)
+		}
+		close(stop)
+		<-wdone
+		if err == nil && c.Botched() != nil {
+			err = c.Botched() // the writer failed after the last reply
+		}
+	}()
+	for i := range lines {
+		if err := c.readStatus(lines[i], each, i); err != nil {
 			return err
+		}
+		if i+win < len(lines) {
+			credit <- struct{}{}
 		}
 	}
 	return nil
