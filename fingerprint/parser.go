@@ -45,7 +45,6 @@ type Print struct {
 	BodyHash  uint64 // xxhash of the normalised body (rules 6-8); valid when HasBody
 	HasBody   bool
 	XUIDL     string // value of an X-UIDL header, if any (evidence, never identity)
-	Date      string // the Date header as written, unfolded
 	Size      int64  // raw bytes read, header and body; only when HasBody
 	HeaderLen int64  // raw bytes of the header block including the empty line
 }
@@ -92,8 +91,9 @@ type Parser struct {
 	size int64 // the message's length when the caller knows it, else -1
 	rerr error
 	d    *xxhash.Digest
-	kd   *xxhash.Digest
+	keys []byte // scratch for the key headers (rule 5)
 	line []byte // scratch for a header line that spans reads
+	norm []byte // scratch for CRLF lines made LF lines (fast path of body)
 	// scratch holds the collapsed value of each identity field of the
 	// message being read, reused from message to message.
 	scratch [len(interestingFields)][]byte
@@ -101,7 +101,7 @@ type Parser struct {
 
 // NewParser returns a Parser with its own buffer.
 func NewParser() *Parser {
-	return &Parser{buf: make([]byte, bufSize), d: xxhash.New(), kd: xxhash.New()}
+	return &Parser{buf: make([]byte, bufSize), d: xxhash.New()}
 }
 
 func (p *Parser) reset(r io.Reader, size int64) {
@@ -202,14 +202,44 @@ func (p *Parser) readLine(limit int) ([]byte, error) {
 // read (it costs no extra I/O), and HasBody says whether it was.
 func (p *Parser) Sum(r io.Reader, size int64, full bool) (Print, error) {
 	p.reset(r, size)
+	return p.sum(func(string, uint64) bool { return full })
+}
+
+// Buffer returns the Parser's read buffer, for a caller that reads the
+// first bytes of a message into it itself (see SumRead): one read system
+// call per small file, and no copy between buffers.
+func (p *Parser) Buffer() []byte { return p.buf }
+
+// SumRead fingerprints a message whose first n bytes the caller has read
+// into Buffer()[:n]; r supplies the rest, and size is the whole length
+// when known (else -1). After the header block, wantBody is called with
+// the header identity (the Print's MessageID and KeyHash); the body is hashed when it returns true or when the
+// whole message is already in the buffer (which costs no I/O). Otherwise
+// SumRead stops after the header (HasBody false) and reads no further:
+// a scan reads bodies only where header identities collide.
+func (p *Parser) SumRead(n int, r io.Reader, size int64, wantBody func(messageID string, keyHash uint64) bool) (Print, error) {
+	p.reset(r, size)
+	if i := bytes.IndexByte(p.buf[:n], 0); i >= 0 {
+		return Print{}, malformed(int64(i), "NUL byte")
+	}
+	p.end = n
+	if size >= 0 && int64(n) >= size {
+		p.eof = true
+	}
+	return p.sum(wantBody)
+}
+
+// sum parses the header at the parser's position and hashes the body when
+// it is all here or wantBody asks for it.
+func (p *Parser) sum(wantBody func(messageID string, keyHash uint64) bool) (Print, error) {
 	var pr Print
 	if err := p.header(&pr); err != nil {
 		return Print{}, err
 	}
-	if size >= 0 && p.off+int64(p.end-p.beg) >= size {
+	if p.size >= 0 && p.off+int64(p.end-p.beg) >= p.size {
 		p.eof = true // all of it is here: no read just to learn of EOF
 	}
-	if !full && !p.eof {
+	if !wantBody(pr.MessageID, pr.KeyHash) && !p.eof {
 		return pr, nil
 	}
 	n, h, err := p.body()
@@ -233,16 +263,7 @@ func (p *Parser) SumBytes(msg []byte) (Print, error) {
 	if bytes.IndexByte(msg, 0) >= 0 {
 		return Print{}, malformed(int64(bytes.IndexByte(msg, 0)), "NUL byte")
 	}
-	var pr Print
-	if err := p.header(&pr); err != nil {
-		return Print{}, err
-	}
-	n, h, err := p.body()
-	if err != nil {
-		return Print{}, err
-	}
-	pr.BodyHash, pr.HasBody, pr.Size = h, true, pr.HeaderLen+n
-	return pr, nil
+	return p.sum(func(string, uint64) bool { return true })
 }
 
 type emptyReader struct{}
@@ -345,18 +366,20 @@ func (p *Parser) header(pr *Print) error {
 	pr.HeaderLen = p.off
 	pr.MessageID = NormalizeMessageID(string(mid))
 	pr.XUIDL = string(xuidl)
-	pr.Date = string(date)
-	p.kd.Reset()
+	// "from" NUL value NUL "date" NUL ... gathered and hashed at once
+	// (the same hash as writing the pieces one by one).
+	k := p.keys[:0]
 	for _, kv := range [...]struct {
 		n string
 		v []byte
 	}{{"from", from}, {"date", date}, {"subject", subj}, {"to", to}} {
-		p.kd.WriteString(kv.n)
-		p.kd.Write([]byte{0})
-		p.kd.Write(kv.v)
-		p.kd.Write([]byte{0})
+		k = append(k, kv.n...)
+		k = append(k, 0)
+		k = append(k, kv.v...)
+		k = append(k, 0)
 	}
-	pr.KeyHash = p.kd.Sum64()
+	p.keys = k
+	pr.KeyHash = xxhash.Sum64(k)
 	return nil
 }
 
@@ -397,22 +420,33 @@ func clip(b []byte) string {
 }
 
 // collapse appends v to out, trimmed, with every run of SP, HTAB, CR or LF
-// turned into one space.
+// turned into one space. Runs of other bytes are copied whole: values are
+// mostly words with single spaces, and this runs for six fields of every
+// message.
 func collapse(out, v []byte) []byte {
-	space := false
-	for _, c := range v {
-		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
-			space = true
-			continue
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && isWSP(v[i]) {
+			i++
 		}
-		if space && len(out) > 0 {
+		if i == len(v) {
+			break
+		}
+		if i > 0 && len(out) > 0 {
 			out = append(out, ' ')
 		}
-		space = false
-		out = append(out, c)
+		v = v[i:]
+		j := 0
+		for j < len(v) && !isWSP(v[j]) {
+			j++
+		}
+		out = append(out, v[:j]...)
+		v = v[j:]
 	}
 	return out
 }
+
+func isWSP(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // NormalizeMessageID applies rule 4 of the package doc to a Message-ID
 // field value.
@@ -453,11 +487,20 @@ func (p *Parser) body() (int64, uint64, error) {
 	for {
 		data := p.buf[p.beg:p.end]
 		if !midLine {
-			// Fast path: complete lines with no CR and no quoted From_
-			// line need no change but holding back trailing empty lines
-			// (rule 7): hash them in one write.
-			if n := fastLines(data, p.eof); n > 0 {
+			// Fast path: complete lines with no quoted From_ line need no
+			// change but CRLF -> LF (rule 1, done into a scratch buffer in
+			// one pass) and holding back trailing empty lines (rule 7):
+			// hash them in one write.
+			window, last := data, p.eof
+			if len(window) > fastWindow {
+				window, last = window[:fastWindow], false
+			}
+			if n, cr := fastLines(window, last); n > 0 {
 				lines := data[:n]
+				if cr {
+					p.norm = crlfToLF(p.norm[:0], lines)
+					lines = p.norm
+				}
 				k, empty := trailingEmpty(lines)
 				if k > 0 {
 					blank = p.writeBlank(blank)
@@ -563,18 +606,40 @@ func (p *Parser) body() (int64, uint64, error) {
 	return p.off - start, d.Sum64(), nil
 }
 
+// fastWindow bounds what the fast path takes at once, and so the scratch
+// buffer that CRLF lines are turned into LF lines in.
+const fastWindow = 64 << 10
+
 // fastLines returns how many bytes at the start of data are complete
-// lines that rules 1 and 6 leave unchanged (no CR, no ">From "), or 0.
-func fastLines(data []byte, eof bool) int {
+// lines that rule 6 leaves unchanged (no ">From "), or 0, and whether
+// they hold a CR (rule 1 then applies).
+func fastLines(data []byte, eof bool) (int, bool) {
 	n := bytes.LastIndexByte(data, '\n') + 1
 	if eof && n < len(data) {
-		return 0 // a last line without LF: the careful path adds one
+		return 0, false // a last line without LF: the careful path adds one
 	}
 	lines := data[:n]
-	if n == 0 || bytes.IndexByte(lines, '\r') >= 0 || bytes.Contains(lines, []byte(">From ")) {
-		return 0
+	if n == 0 || bytes.Contains(lines, []byte(">From ")) {
+		return 0, false
 	}
-	return n
+	return n, bytes.IndexByte(lines, '\r') >= 0
+}
+
+// crlfToLF appends src to dst with every CRLF turned into LF; a bare CR
+// is kept (rule 1).
+func crlfToLF(dst, src []byte) []byte {
+	for {
+		i := bytes.IndexByte(src, '\r')
+		if i < 0 {
+			return append(dst, src...)
+		}
+		if i+1 < len(src) && src[i+1] == '\n' {
+			dst = append(dst, src[:i]...)
+		} else {
+			dst = append(dst, src[:i+1]...)
+		}
+		src = src[i+1:]
+	}
 }
 
 // trailingEmpty splits complete LF lines into the part up to the last

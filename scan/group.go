@@ -7,7 +7,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/cespare/xxhash/v2"
 	"math/bits"
 	"sort"
 	"strings"
@@ -212,11 +211,7 @@ func (r *Result) byCandidate() ([]int32, []uint64) {
 	ord := make([]int32, len(r.Messages))
 	for i := range r.Messages {
 		m := &r.Messages[i]
-		if m.MessageID != "" {
-			ch[i] = xxhash.Sum64String(m.MessageID)
-		} else {
-			ch[i] = m.KeyHash // sameCandidate still compares the IDs themselves
-		}
+		ch[i] = candidateHash(m.MessageID, m.KeyHash) // sameCandidate compares the identities themselves
 		ord[i] = int32(i)
 	}
 	slices.SortFunc(ord, func(a, b int32) int {

@@ -26,9 +26,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/popdedupe/popdedupe/fingerprint"
 	"golang.org/x/sys/unix"
 )
@@ -379,19 +382,45 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 	}
 	bad := make([]bool, len(r.Messages))
 	var total int64
+	// Header first: a body is read and hashed when its header identity
+	// was met before, or everywhere once duplicates are common (HashAll
+	// from the start); Duplicates later hashes the first copies of the
+	// identities that collide, at the cost of reading them again. That
+	// second read costs more than hashing while the file is open (it
+	// repeats the open and the header), so it pays only in stores where
+	// few identities collide: after a duplicate-download incident nearly
+	// every message has copies, and every body is hashed in one pass.
+	head, want := headRead, wantAll
+	if !opts.HashAll {
+		seen := newSeenSet(len(r.Messages))
+		var met, hits atomic.Int64
+		want = func(messageID string, keyHash uint64) bool {
+			n := met.Add(1)
+			if seen.add(candidateHash(messageID, keyHash)) {
+				hits.Add(1)
+				return true
+			}
+			return hits.Load()*commonDuplicates >= n
+		}
+	} else {
+		head = 64 << 10 // everything is read: in as few calls as possible
+	}
+	dirs := r.openDirs()
+	defer closeDirs(dirs)
 	workers := min(opts.Workers, max(1, len(r.Messages)))
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := fingerprint.NewParser()
-			buf := make([]byte, 64<<10)
+			w := &fileReader{p: fingerprint.NewParser(), dirs: dirs}
 			var n int64
 			for i := range jobs {
 				m := &r.Messages[i]
-				if err := r.readMaildir(p, buf, m, opts.HashAll); err != nil {
+				if pr, err := r.readMaildir(w, m, head, want); err != nil {
 					bad[i] = true
 					skip(Skipped{Path: r.Path(m), Reason: err.Error()}, m.Source)
+				} else {
+					r.setPrint(m, pr)
 				}
 				n += m.Size
 				if opts.Progress != nil {
@@ -462,59 +491,158 @@ feed:
 	return err
 }
 
+// headRead is how much of a Maildir file the first pass reads when bodies
+// are hashed only where header identities collide: enough for almost every
+// header block (a longer one is read on), little enough that a message
+// whose identity turns out unique costs one small copy, not its size.
+const headRead = 8 << 10
+
+// wantAll asks for every body.
+func wantAll(string, uint64) bool { return true }
+
+// commonDuplicates: when at least one message in this many has an
+// identity met before, the first pass hashes every body (see read).
+const commonDuplicates = 10
+
 // readMaildir fingerprints one Maildir file with as few system calls as
 // possible (a scan makes millions of them): open, one read into the
-// worker's buffer, close. A file that fits the buffer is hashed where it
-// lies; only a larger one, or one whose name carries no delivery time,
-// costs an fstat too. O_NOFOLLOW: a message replaced by a symbolic link
-// since the listing is not followed; O_NONBLOCK: a FIFO cannot hang the
-// scan (it reads as empty and is skipped).
-func (r *Result) readMaildir(p *fingerprint.Parser, buf []byte, m *Message, full bool) error {
-	fd, err := unix.Open(r.Path(m), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+// parser's buffer, close. wantBody decides after the header whether the
+// rest of a file larger than that read is read and hashed (a file that
+// fits is hashed where it lies). An fstat is made only for a file larger
+// than the read or a name without a delivery time. O_NOFOLLOW: a message
+// replaced by a symbolic link since the listing is not followed;
+// O_NONBLOCK: a FIFO cannot hang the scan (it reads as empty and is
+// skipped).
+func (r *Result) readMaildir(w *fileReader, m *Message, head int, wantBody func(string, uint64) bool) (fingerprint.Print, error) {
+	p := w.p
+	fd, err := w.open(r, m)
 	if err != nil {
 		if err == unix.ELOOP {
-			return errors.New("not a regular file (symbolic link): not followed")
+			return fingerprint.Print{}, errors.New("not a regular file (symbolic link): not followed")
 		}
-		return fmt.Errorf("cannot read: %w", err)
+		return fingerprint.Print{}, fmt.Errorf("cannot read: %w", err)
 	}
 	defer unix.Close(fd)
-	n, err := readFull(fd, buf)
+	buf := p.Buffer()
+	head = min(head, len(buf))
+	n, err := readFull(fd, buf[:head])
 	if err != nil {
-		return fmt.Errorf("cannot read: %w", err)
+		return fingerprint.Print{}, fmt.Errorf("cannot read: %w", err)
 	}
-	name := r.Name(m)
-	arr, timed := nameTime(name)
-	var pr fingerprint.Print
-	if n < len(buf) {
-		// The whole file: no fstat, no second read.
-		if !timed {
-			var st unix.Stat_t
-			if err := unix.Fstat(fd, &st); err != nil {
-				return fmt.Errorf("cannot stat: %w", err)
-			}
-			arr = st.Mtim.Sec
-		}
-		m.Size, m.Arrival = int64(n), arr
-		pr, err = p.SumBytes(buf[:n])
-	} else {
+	arr, timed := nameTime(r.Name(m))
+	size := int64(n)
+	if n == head || !timed {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
-			return fmt.Errorf("cannot stat: %w", err)
+			return fingerprint.Print{}, fmt.Errorf("cannot stat: %w", err)
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
-			return errors.New("not a regular file")
+			return fingerprint.Print{}, errors.New("not a regular file")
 		}
 		if !timed {
 			arr = st.Mtim.Sec
 		}
-		m.Size, m.Arrival = st.Size, arr
-		pr, err = p.Sum(io.MultiReader(bytes.NewReader(buf), fdReader(fd)), st.Size, full)
+		if n == head {
+			size = st.Size
+		}
 	}
-	if err != nil {
-		return err
+	m.Size, m.Arrival = size, arr
+	return p.SumRead(n, fdReader(fd), size, wantBody)
+}
+
+// fileReader is one worker's means of reading Maildir files: its parser,
+// and the cur/ and new/ directories of every Maildir held open, so that a
+// file is opened by its name alone (openat) without building its path:
+// the kernel walks one path component, not the whole store path, and no
+// string is allocated per message.
+type fileReader struct {
+	p    *fingerprint.Parser
+	dirs []int  // directory descriptors by source*2+sub; nil: open by path
+	name []byte // the NUL-terminated name being opened
+}
+
+const openFlags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+
+func (w *fileReader) open(r *Result, m *Message) (int, error) {
+	dir := -1
+	if w.dirs != nil {
+		dir = w.dirs[int(m.Source)*2+int(m.Sub)]
 	}
-	r.setPrint(m, pr)
-	return nil
+	if dir < 0 {
+		return unix.Open(r.Path(m), openFlags, 0)
+	}
+	w.name = append(append(w.name[:0], r.Name(m)...), 0)
+	for {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dir), uintptr(unsafe.Pointer(&w.name[0])), openFlags, 0, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return -1, errno
+		}
+		return int(fd), nil
+	}
+}
+
+// openDirs opens the cur/ and new/ directories of every Maildir source
+// for fileReader; a directory that cannot be opened gets -1 (its files
+// are then opened by path, and fail there with a clear error).
+func (r *Result) openDirs() []int {
+	dirs := make([]int, 2*len(r.Sources))
+	for si := range r.Sources {
+		for sub, name := range subdirs {
+			dirs[si*2+sub] = -1
+			if r.Sources[si].Kind != Maildir {
+				continue
+			}
+			if fd, err := unix.Open(filepath.Join(r.Sources[si].Path, name), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+				dirs[si*2+sub] = fd
+			}
+		}
+	}
+	return dirs
+}
+
+func closeDirs(dirs []int) {
+	for _, fd := range dirs {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}
+
+// candidateHash is the 64-bit hash of a header identity: copies can be
+// duplicates only when theirs are equal.
+func candidateHash(messageID string, keyHash uint64) uint64 {
+	if messageID != "" {
+		return xxhash.Sum64String(messageID)
+	}
+	return keyHash
+}
+
+// seenSet remembers, approximately and without locks, which header
+// identities the first pass has met: a message whose identity was met
+// before is a likely duplicate, so its body is hashed while its file is
+// open. A false "seen" only costs a body hash; the exact grouping is done
+// later by Duplicates. Two bytes per message.
+type seenSet struct {
+	words []uint64
+	mask  uint64
+}
+
+func newSeenSet(n int) *seenSet {
+	bits := uint64(1 << 16)
+	for bits < uint64(n)*16 {
+		bits <<= 1
+	}
+	return &seenSet{words: make([]uint64, bits/64), mask: bits - 1}
+}
+
+// add marks h and reports whether it was marked before.
+func (s *seenSet) add(h uint64) bool {
+	i := (h ^ h>>31) & s.mask
+	bit := uint64(1) << (i & 63)
+	return atomic.OrUint64(&s.words[i>>6], bit)&bit != 0
 }
 
 // readFull reads from fd into buf until it is full or the file ends.
@@ -735,6 +863,8 @@ func (r *Result) HashBodies(ctx context.Context, idx []int, workers int) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0) * 4
 	}
+	dirs := r.openDirs()
+	defer closeDirs(dirs)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -745,9 +875,9 @@ func (r *Result) HashBodies(ctx context.Context, idx []int, workers int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := fingerprint.NewParser()
+			w := &fileReader{p: fingerprint.NewParser(), dirs: dirs}
 			for i := range jobs {
-				if err := r.rehash(p, &r.Messages[i]); err != nil {
+				if err := r.rehash(w, &r.Messages[i]); err != nil {
 					mu.Lock()
 					bad[i] = err.Error()
 					mu.Unlock()
@@ -781,18 +911,32 @@ func (r *Result) HashBodies(ctx context.Context, idx []int, workers int) error {
 
 // rehash reads a message again and hashes its body. The header identity
 // must not have changed since the first read.
-func (r *Result) rehash(p *fingerprint.Parser, m *Message) error {
+func (r *Result) rehash(w *fileReader, m *Message) error {
+	changed := errors.New("message changed while it was being scanned")
+	if r.Kind(m) == Maildir {
+		// The raw read path of the first pass, reading everything now.
+		again := *m
+		pr, err := r.readMaildir(w, &again, 64<<10, wantAll)
+		if err != nil {
+			return err
+		}
+		if pr.MessageID != m.MessageID || pr.KeyHash != m.KeyHash || again.Size != m.Size {
+			return changed
+		}
+		m.BodyHash, m.HasBody = pr.BodyHash, true
+		return nil
+	}
 	rc, err := r.Open(m)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	pr, err := p.Sum(rc, m.Size, true)
+	pr, err := w.p.Sum(rc, m.Size, true)
 	if err != nil {
 		return err
 	}
 	if pr.MessageID != m.MessageID || pr.KeyHash != m.KeyHash {
-		return errors.New("message changed while it was being scanned")
+		return changed
 	}
 	r.setPrint(m, pr)
 	return nil
