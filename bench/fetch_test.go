@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +50,9 @@ func median(xs []float64) float64 {
 // mailbox, leaving it on the server, once with popdedupe reconcile
 // --fetch-missing into an empty Maildir and once with mpop (keep on,
 // delivery to a Maildir), interleaved b.N times, and reports both medians
-// and their ratio. The goal is popdedupe/mpop <= 0.5.
+// and their ratio. The goal is popdedupe/mpop <= 0.5. POPDEDUPE_BENCH_WRAP
+// is a command line put in front of popdedupe's, for profiling:
+// "perf record -g -o /tmp/perf.data --" or "strace -c -f -o /tmp/strace".
 func BenchmarkFetchMissingVsMpop(b *testing.B) {
 	mpop, err := exec.LookPath("mpop")
 	if err != nil {
@@ -80,8 +83,9 @@ func BenchmarkFetchMissingVsMpop(b *testing.B) {
 		for _, s := range []string{"cur", "new", "tmp"} {
 			os.MkdirAll(filepath.Join(target, s), 0o700)
 		}
-		cmd := exec.Command(bin, "reconcile", "--server", d.Addr, "--user", "bench", "--tls", "none",
-			"--fetch-missing", target, "--apply", "--quiet", "--progress=never", target)
+		args := append(strings.Fields(os.Getenv("POPDEDUPE_BENCH_WRAP")), bin)
+		cmd := exec.Command(args[0], append(args[1:], "reconcile", "--server", d.Addr, "--user", "bench", "--tls", "none",
+			"--fetch-missing", target, "--apply", "--quiet", "--progress=never", target)...)
 		cmd.Env = append(os.Environ(), "POPDEDUPE_PASSWORD=benchpass", "XDG_STATE_HOME="+filepath.Join(dir, "state"))
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -367,7 +367,7 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 				os.Remove(tmp.Name())
 			} else {
 				m.tmp = tmp.Name()
-				r.fetch.temps = append(r.fetch.temps, m.tmp)
+				r.fetch.keep(m.tmp)
 			}
 		}
 		if perr != nil {
