@@ -246,3 +246,139 @@ func (c *Client) loggedIn(err error) error {
 	c.capa, c.capaErr = nil, nil
 	return nil
 }
+
+// Listing is what LoginList returns: the capabilities after login and the
+// maildrop's listings.
+type Listing struct {
+	Capa    *Capabilities // after login; nil when CAPA was answered -ERR
+	UIDs    []UIDEntry
+	UIDErr  error // what UIDL returns besides the entries: nil, ErrNoUIDL, a *DuplicateUIDLError, a *ResponseError
+	Sizes   []MsgInfo
+	ListErr error // a *ResponseError to LIST, or nil
+}
+
+// LoginList logs in like Login, then sends CAPA (the list may change after
+// login, RFC 2449 section 3), UIDL and LIST. When the server announced
+// PIPELINING before login and the login is one or two single-line
+// commands (USER and PASS, AUTH PLAIN with its initial response on the
+// line, APOP), all of them go out together and cost one round trip instead
+// of four or five: RFC 2449 section 3 requires a capability of the
+// AUTHORIZATION state to be announced in both states, so PIPELINING still
+// holds after the login. A failed login then leaves replies in flight: it
+// is returned as Login returns it (a *ResponseError) and the client is
+// botched (closed, no QUIT; the commands after it only got -ERR, or a CAPA
+// listing, in the AUTHORIZATION state). Errors reading the listings botch
+// the client too; a -ERR to UIDL or LIST is in the Listing, the session
+// usable.
+func (c *Client) LoginList(ctx context.Context, user, pass string, method AuthMethod) (*Listing, error) {
+	lines, displays, err := c.loginLines(ctx, user, pass, method)
+	if err != nil {
+		return nil, err
+	}
+	if lines == nil {
+		// Lock-step: the server cannot take a pipeline, or the login
+		// needs a dialogue.
+		if err := c.Login(ctx, user, pass, method); err != nil {
+			return nil, err
+		}
+		l := &Listing{}
+		var re *ResponseError
+		if l.Capa, err = c.Capa(ctx); err != nil && !errors.As(err, &re) {
+			return nil, err
+		}
+		if l.UIDs, l.UIDErr = c.UIDL(ctx); c.Botched() != nil {
+			return nil, c.Botched()
+		}
+		if l.Sizes, l.ListErr = c.List(ctx); c.Botched() != nil {
+			return nil, c.Botched()
+		}
+		return l, nil
+	}
+	end, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	for i := range lines {
+		if err := c.send(lines[i], displays[i]); err != nil {
+			return nil, err // nothing written yet
+		}
+	}
+	for _, l := range []string{"CAPA", "UIDL", "LIST"} {
+		c.send(l, l)
+	}
+	if err := c.flush(displays[0]); err != nil {
+		return nil, err
+	}
+	for _, d := range displays {
+		if _, err := c.readStatusLine(d); err != nil {
+			var re *ResponseError
+			if errors.As(err, &re) {
+				c.botch(d, fmt.Errorf("login refused with commands in flight: %w", re))
+				return nil, re
+			}
+			return nil, err
+		}
+	}
+	c.loggedIn(nil)
+	l := &Listing{}
+	var re *ResponseError
+	if l.Capa, err = c.readCapa(); err != nil && !errors.As(err, &re) {
+		return nil, err
+	}
+	if l.UIDs, l.UIDErr = c.readUIDL(); c.Botched() != nil {
+		return nil, c.Botched()
+	}
+	if l.Sizes, l.ListErr = c.readList(); c.Botched() != nil {
+		return nil, c.Botched()
+	}
+	return l, nil
+}
+
+// loginLines returns the command lines of a login that may be pipelined
+// (with their trace forms), or nil lines when it must go in lock-step.
+// It checks the arguments and the plaintext rule as Login does.
+func (c *Client) loginLines(ctx context.Context, user, pass string, method AuthMethod) (lines, displays []string, err error) {
+	if err := checkArg("user name", user); err != nil {
+		return nil, nil, err
+	}
+	if err := checkArg("password", pass); err != nil {
+		return nil, nil, err
+	}
+	if err := c.plaintextOK(); err != nil {
+		return nil, nil, err
+	}
+	capa, err := c.Capa(ctx)
+	var re *ResponseError
+	if err != nil && !errors.As(err, &re) {
+		return nil, nil, err
+	}
+	if capa == nil || !capa.Pipelining {
+		return nil, nil, nil
+	}
+	if method == AuthAuto {
+		switch {
+		case capa.HasSASL("PLAIN"):
+			method = AuthPlain
+		case capa.USER:
+			method = AuthUserPass
+		default:
+			return nil, nil, nil // Login decides (APOP, or no method)
+		}
+	}
+	switch method {
+	case AuthUserPass:
+		return []string{"USER " + user, "PASS " + pass}, []string{"USER " + user, "PASS ****"}, nil
+	case AuthPlain:
+		_, ir, err := sasl.NewPlainClient("", user, pass).Start()
+		if err != nil {
+			return nil, nil, fmt.Errorf("pop3: AUTH: %w", err)
+		}
+		line := "AUTH PLAIN " + base64.StdEncoding.EncodeToString(ir)
+		if len(line)+2 > maxCommandLine {
+			return nil, nil, nil // the response goes after a "+" (Auth)
+		}
+		return []string{line}, []string{"AUTH PLAIN ****"}, nil
+	}
+	return nil, nil, nil
+}

@@ -348,6 +348,10 @@ func (c *Client) Stats() (commands, logins int) { return c.commands, c.logins }
 // IsTLS reports whether the connection is encrypted.
 func (c *Client) IsTLS() bool { return c.tlsOn }
 
+// Authed reports whether a login succeeded (the session is in the
+// TRANSACTION state, or was until it ended).
+func (c *Client) Authed() bool { return c.authed }
+
 // Close closes the connection without sending QUIT: every DELE of the
 // session is rolled back by the server.
 func (c *Client) Close() error {
@@ -465,6 +469,15 @@ func (c *Client) cmd(ctx context.Context, line, display string) (reply, error) {
 
 func (c *Client) cmdLocked(line, display string) (reply, error) {
 	r, err := c.cmdLockedCont(line, display)
+	if err == nil && r.cont {
+		return r, c.botch(display, fmt.Errorf("%w: unexpected continuation", ErrProtocol))
+	}
+	return r, err
+}
+
+// readStatusLine reads a status line that may not be a continuation.
+func (c *Client) readStatusLine(display string) (reply, error) {
+	r, err := c.readReply(display)
 	if err == nil && r.cont {
 		return r, c.botch(display, fmt.Errorf("%w: unexpected continuation", ErrProtocol))
 	}
@@ -601,7 +614,18 @@ func (c *Client) Capa(ctx context.Context) (*Capabilities, error) {
 		return nil, err
 	}
 	defer end()
-	if _, err := c.cmdLocked("CAPA", "CAPA"); err != nil {
+	if err := c.send("CAPA", "CAPA"); err != nil {
+		return nil, err
+	}
+	if err := c.flush("CAPA"); err != nil {
+		return nil, err
+	}
+	return c.readCapa()
+}
+
+// readCapa reads the reply to CAPA and caches it (or its -ERR).
+func (c *Client) readCapa() (*Capabilities, error) {
+	if _, err := c.readStatusLine("CAPA"); err != nil {
 		var re *ResponseError
 		if errors.As(err, &re) {
 			c.capaErr = re
@@ -654,11 +678,22 @@ func (c *Client) List(ctx context.Context) ([]MsgInfo, error) {
 		return nil, err
 	}
 	defer end()
-	if _, err := c.cmdLocked("LIST", "LIST"); err != nil {
+	if err := c.send("LIST", "LIST"); err != nil {
+		return nil, err
+	}
+	if err := c.flush("LIST"); err != nil {
+		return nil, err
+	}
+	return c.readList()
+}
+
+// readList reads the reply to LIST.
+func (c *Client) readList() ([]MsgInfo, error) {
+	if _, err := c.readStatusLine("LIST"); err != nil {
 		return nil, err
 	}
 	var out []MsgInfo
-	err = c.readMulti("LIST", func(l string) error {
+	err := c.readMulti("LIST", func(l string) error {
 		n, s, ok := parseNumSize(l)
 		if !ok || n < 1 {
 			return fmt.Errorf("%w: bad scan listing %q", ErrProtocol, l)
@@ -699,11 +734,22 @@ func (c *Client) UIDL(ctx context.Context) ([]UIDEntry, error) {
 		return nil, err
 	}
 	defer end()
-	if _, err := c.cmdLocked("UIDL", "UIDL"); err != nil {
+	if err := c.send("UIDL", "UIDL"); err != nil {
+		return nil, err
+	}
+	if err := c.flush("UIDL"); err != nil {
+		return nil, err
+	}
+	return c.readUIDL()
+}
+
+// readUIDL reads the reply to UIDL.
+func (c *Client) readUIDL() ([]UIDEntry, error) {
+	if _, err := c.readStatusLine("UIDL"); err != nil {
 		return nil, noUIDL(err)
 	}
 	var out []UIDEntry
-	err = c.readMulti("UIDL", func(l string) error {
+	err := c.readMulti("UIDL", func(l string) error {
 		n, uid, ok := parseUIDLine(l)
 		if !ok {
 			return fmt.Errorf("%w: bad unique-id listing %q", ErrProtocol, l)

@@ -381,3 +381,108 @@ func TestTranscriptGreetingReadBeforeFirstCommand(t *testing.T) {
 	}
 	ss.wait(t, c)
 }
+
+// LoginList sends the login, CAPA, UIDL and LIST in one flight when the
+// server announced PIPELINING before login.
+func TestTranscriptLoginListPipelined(t *testing.T) {
+	c, ss := runScript(t, `
+		S: +OK POP3 ready
+		C: CAPA
+		S: +OK
+		S: USER
+		S: PIPELINING
+		S: .
+		C: USER alice
+		C: PASS `+testPass+`
+		C: CAPA
+		C: UIDL
+		C: LIST
+		S: +OK
+		S: +OK logged in
+		S: +OK
+		S: PIPELINING
+		S: EXPIRE NEVER
+		S: .
+		S: +OK
+		S: 1 uid-a
+		S: 2 uid-b
+		S: .
+		S: +OK
+		S: 1 120
+		S: 2 200
+		S: .
+	`, nil)
+	l, err := c.LoginList(testCtx(t), "alice", testPass, AuthUserPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Authed() || l.Capa == nil || l.Capa.Expire != ExpireNever || len(l.UIDs) != 2 || l.UIDErr != nil ||
+		len(l.Sizes) != 2 || l.Sizes[1] != (MsgInfo{2, 200}) || l.ListErr != nil {
+		t.Errorf("listing %+v", l)
+	}
+	if _, logins := c.Stats(); logins != 1 {
+		t.Errorf("%d logins", logins)
+	}
+	ss.wait(t, c)
+}
+
+// A refused pipelined login is returned as the server's -ERR; the client
+// is botched (replies to the rest are in flight) and sends nothing more.
+func TestTranscriptLoginListRefused(t *testing.T) {
+	c, ss := runScript(t, `
+		S: +OK POP3 ready
+		C: CAPA
+		S: +OK
+		S: SASL PLAIN
+		S: PIPELINING
+		S: .
+		C: AUTH PLAIN `+base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+testPass))+`
+		C: CAPA
+		C: UIDL
+		C: LIST
+		S: -ERR [IN-USE] locked
+		S: +OK
+		S: SASL PLAIN
+		S: .
+		S: -ERR not logged in
+		S: -ERR not logged in
+	`, nil)
+	_, err := c.LoginList(testCtx(t), "alice", testPass, AuthAuto)
+	if !errors.Is(err, ErrInUse) || c.Authed() || c.Botched() == nil {
+		t.Fatalf("LoginList = %v, authed %v, botched %v; want [IN-USE] and a botched client", err, c.Authed(), c.Botched())
+	}
+	if err := c.Quit(testCtx(t)); err == nil {
+		t.Error("Quit after the refused login succeeded")
+	}
+	ss.wait(t, c)
+}
+
+// Without PIPELINING every command waits for the previous reply.
+func TestTranscriptLoginListLockStep(t *testing.T) {
+	c, ss := runScript(t, `
+		S: +OK POP3 ready
+		C: CAPA
+		S: +OK
+		S: USER
+		S: .
+		C: USER alice
+		S: +OK
+		C: PASS `+testPass+`
+		S: +OK
+		C: CAPA
+		S: -ERR no CAPA after login
+		C: UIDL
+		S: -ERR no UIDL
+		C: LIST
+		S: +OK
+		S: .
+	`, nil)
+	l, err := c.LoginList(testCtx(t), "alice", testPass, AuthAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Capa != nil || !errors.Is(l.UIDErr, ErrNoUIDL) || len(l.Sizes) != 0 || l.ListErr != nil {
+		t.Errorf("listing %+v", l)
+	}
+	ss.wait(t, c)
+}

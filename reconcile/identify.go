@@ -66,10 +66,11 @@ type plan struct {
 	dupUID map[string]bool
 }
 
-// list runs UIDL and LIST and builds the message table.
+// list builds the message table from the UIDL and LIST listings read
+// with the login (connect).
 func (r *runner) list(ctx context.Context) error {
-	c := r.s.c
-	uids, err := c.UIDL(ctx)
+	l := r.s.listing
+	uids, err := l.UIDs, l.UIDErr
 	var dup *pop3.DuplicateUIDLError
 	switch {
 	case errors.Is(err, pop3.ErrNoUIDL):
@@ -79,7 +80,7 @@ func (r *runner) list(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("reconcile: UIDL: %w", err)
 	}
-	sizes, err := c.List(ctx)
+	sizes, err := l.Sizes, l.ListErr
 	if err != nil {
 		return fmt.Errorf("reconcile: LIST: %w", err)
 	}

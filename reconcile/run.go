@@ -432,6 +432,12 @@ func (r *runner) deleteVerified(ctx context.Context, msgs []*srvMsg) error {
 }
 
 // quit ends the session. Only +OK commits the DELEs.
+//
+// QUIT is not pipelined behind the DELEs, though that would save a round
+// trip: it is sent only after every DELE reply was read and made sense. A
+// reply that shows the session out of step (garbage, a line too long, a
+// lost connection) botches it, and the server then rolls back every DELE
+// (RFC 1939 section 6); a QUIT already in flight would commit them.
 func (r *runner) quit(ctx context.Context) error {
 	s := r.s
 	var je journal.Entry

@@ -18,6 +18,7 @@ type session struct {
 	c       *pop3.Client
 	capa    *pop3.Capabilities // after login; nil for a server without CAPA
 	preCapa *pop3.Capabilities // before login
+	listing *pop3.Listing      // UIDL and LIST, read right after login
 	host    string
 	res     *Result
 }
@@ -124,19 +125,23 @@ func connect(ctx context.Context, o *Options, res *Result) (*session, error) {
 		res.Session.LoginDelay = int(capa.LoginDelay / time.Second)
 	}
 	loginAt := o.now()
-	if err := c.Login(ctx, o.User, o.Password, pop3.AuthAuto); err != nil {
-		return fail(s.loginError(err, loginAt))
+	// The login, CAPA again (RFC 2449: values with the USER suffix, and
+	// the whole list on some servers, may change after login), UIDL and
+	// LIST: one round trip with PIPELINING (see pop3.LoginList).
+	listing, err := c.LoginList(ctx, o.User, o.Password, pop3.AuthAuto)
+	if err != nil {
+		if !c.Authed() {
+			return fail(s.loginError(err, loginAt))
+		}
+		return fail(fmt.Errorf("reconcile: CAPA, UIDL or LIST after login: %w", err))
 	}
+	s.listing = listing
 	s.facts()
 	if s.res.Session.LoginDelay > 0 {
 		next := loginAt.Add(time.Duration(s.res.Session.LoginDelay) * time.Second)
 		s.res.Session.NextLogin = &next
 	}
-	// RFC 2449: values with the USER suffix (and the whole list on some
-	// servers) may change after login.
-	if s.capa, err = s.capaOrOld(ctx); err != nil {
-		return fail(err)
-	}
+	s.capa = listing.Capa
 	if s.capa != nil {
 		res.Session.Pipelining = s.capa.Pipelining
 		switch e := s.capa.Expire; e {
