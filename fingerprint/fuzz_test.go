@@ -31,6 +31,21 @@ func FuzzSum(f *testing.F) {
 		if r, err := NewParser().SumBytes(msg); err != nil || r != p {
 			t.Fatalf("SumBytes differs from Sum: %v %+v vs %+v", err, r, p)
 		}
+		// SumRead with a first read of any length, strings interned.
+		rp := NewParser()
+		rp.Intern = func(b []byte) string { return "i:" + string(b) }
+		head := copy(rp.Buffer()[:min(len(msg), 7)], msg)
+		r, err := rp.SumRead(head, bytes.NewReader(msg[head:]), int64(len(msg)), func(string, uint64) bool { return true })
+		want := p
+		if p.MessageID != "" {
+			want.MessageID = "i:" + p.MessageID
+		}
+		if p.XUIDL != "" {
+			want.XUIDL = "i:" + p.XUIDL
+		}
+		if err != nil || r != want {
+			t.Fatalf("SumRead differs from Sum: %v %+v vs %+v", err, r, p)
+		}
 		q, err := NewParser().Sum(iotest.OneByteReader(bytes.NewReader(msg)), -1, true)
 		if err != nil || q.Key() != p.Key() || q.Size != p.Size {
 			t.Fatalf("one-byte reads differ: %v %+v vs %+v", err, q, p)
@@ -50,6 +65,19 @@ func FuzzSum(f *testing.F) {
 			if err != nil || s.Key() != p.Key() {
 				t.Fatalf("added Status header changed the key: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzMessageID holds the allocation-free normaliser the parser uses to
+// NormalizeMessageID, the rule 4 reference, byte for byte.
+func FuzzMessageID(f *testing.F) {
+	for _, s := range []string{"<a@B.C>", "  <A@b.c>  ", "<a\r\n @b.C>", "<a@b@C>", "<>", "junk <x@Y> <z@w>", "<é@ÉX>", "<a@\xff\xfeB>", "a <b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if got, want := string(appendMessageID([]byte("pre"), []byte(v))), "pre"+NormalizeMessageID(v); got != want {
+			t.Fatalf("appendMessageID(%q) = %q, NormalizeMessageID gives %q", v, got, want)
 		}
 	})
 }

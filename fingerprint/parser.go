@@ -92,8 +92,16 @@ type Parser struct {
 	rerr error
 	d    *xxhash.Digest
 	keys []byte // scratch for the key headers (rule 5)
-	line []byte // scratch for a header line that spans reads
-	norm []byte // scratch for CRLF lines made LF lines (fast path of body)
+	id   []byte // scratch for the normalised Message-ID
+	val  []byte // scratch for the header field being collected
+	// Intern, when set, makes the strings of a Print (Message-ID, X-UIDL)
+	// from the parser's scratch bytes, which are reused by the next
+	// message. A scan points it at its string arena, so that reading a
+	// million messages allocates no string per message; by default the
+	// strings are allocated.
+	Intern func([]byte) string
+	line   []byte // scratch for a header line that spans reads
+	norm   []byte // scratch for CRLF lines made LF lines (fast path of body)
 	// scratch holds the collapsed value of each identity field of the
 	// message being read, reused from message to message.
 	scratch [len(interestingFields)][]byte
@@ -281,6 +289,16 @@ func trimEOL(l []byte) []byte {
 	return l[:n]
 }
 
+func (p *Parser) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if p.Intern != nil {
+		return p.Intern(b)
+	}
+	return string(b)
+}
+
 // trimWSP drops trailing SP and HTAB (obsolete "Name :" syntax, RFC 5322
 // section 4.5).
 func trimWSP(b []byte) []byte {
@@ -294,8 +312,8 @@ func trimWSP(b []byte) []byte {
 func (p *Parser) header(pr *Print) error {
 	var (
 		total, fields int
-		field         = -1 // the identity field being collected (index into interestingFields), or -1
-		val           []byte
+		field         = -1        // the identity field being collected (index into interestingFields), or -1
+		val           = p.val[:0] // the field being collected, unfolded
 		have          [len(interestingFields)]bool
 		vals          [len(interestingFields)][]byte
 		first         = true
@@ -362,10 +380,11 @@ func (p *Parser) header(pr *Print) error {
 		}
 	}
 	flush()
+	p.val = val
 	mid, from, date, subj, to, xuidl := vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
 	pr.HeaderLen = p.off
-	pr.MessageID = NormalizeMessageID(string(mid))
-	pr.XUIDL = string(xuidl)
+	p.id = appendMessageID(p.id[:0], mid)
+	pr.MessageID, pr.XUIDL = p.str(p.id), p.str(xuidl)
 	// "from" NUL value NUL "date" NUL ... gathered and hashed at once
 	// (the same hash as writing the pieces one by one).
 	k := p.keys[:0]
@@ -447,6 +466,42 @@ func collapse(out, v []byte) []byte {
 }
 
 func isWSP(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// appendMessageID appends the normalised Message-ID of a field value
+// (rule 4) to dst without allocating: the same result as
+// NormalizeMessageID, which non-ASCII values are left to.
+func appendMessageID(dst, v []byte) []byte {
+	if i := bytes.IndexByte(v, '<'); i >= 0 {
+		if j := bytes.IndexByte(v[i+1:], '>'); j >= 0 {
+			v = v[i+1 : i+1+j]
+		}
+	}
+	for _, c := range v {
+		if c >= 0x80 {
+			return append(dst, NormalizeMessageID(string(v))...)
+		}
+	}
+	start := len(dst)
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && !isWSP(v[i]) {
+			i++
+		}
+		dst = append(dst, v[:i]...)
+		for i < len(v) && isWSP(v[i]) {
+			i++
+		}
+		v = v[i:]
+	}
+	if at := bytes.LastIndexByte(dst[start:], '@'); at >= 0 {
+		for k := start + at; k < len(dst); k++ {
+			if c := dst[k]; 'A' <= c && c <= 'Z' {
+				dst[k] = c + 'a' - 'A'
+			}
+		}
+	}
+	return dst
+}
 
 // NormalizeMessageID applies rule 4 of the package doc to a Message-ID
 // field value.

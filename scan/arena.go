@@ -57,6 +57,31 @@ func (a *arena) str(s string) string {
 	return a.get(a.add(s))
 }
 
+// intern copies b into the arena and returns it as an arena string (the
+// fingerprint.Parser's Intern hook: no allocation per message).
+func (a *arena) intern(b []byte) string {
+	return a.str(unsafe.String(unsafe.SliceData(b), len(b)))
+}
+
+// refOf returns the reference of a string that str or intern returned,
+// found among the newest chunks (where a string just made lies).
+func (a *arena) refOf(s string) (strRef, bool) {
+	if len(s) == 0 || len(s) > 0xffff {
+		return strRef{}, false
+	}
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := len(a.chunks) - 1; i >= 0 && i >= len(a.chunks)-4; i-- {
+		c := a.chunks[i]
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(c)))
+		if p >= base && p+uintptr(len(s)) <= base+uintptr(len(c)) {
+			return strRef{off: uint32(i)*arenaChunk + uint32(p-base), n: uint16(len(s))}, true
+		}
+	}
+	return strRef{}, false
+}
+
 // get returns the string r names.
 func (a *arena) get(r strRef) string {
 	if r.n == 0 {

@@ -119,8 +119,18 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 	// They are found by sorting an index by a 64-bit hash of it, not with
 	// maps: a few bytes per message, even for millions of them.
 	ord, ch := r.byCandidate()
-	var need []int
-	forRuns(ord, func(a, b int32) bool { return r.sameCandidate(ch, a, b) }, func(run []int32) {
+	same := func(a, b int32) bool { return r.sameCandidate(ch, a, b) }
+	// Counted first, so that the slices below are allocated once at their
+	// size: with a million messages, append's regrowth would leave
+	// garbage several times the result.
+	colliding := 0
+	forRuns(ord, same, func(run []int32) {
+		if len(run) > 1 {
+			colliding += len(run)
+		}
+	})
+	need := make([]int, 0, colliding)
+	forRuns(ord, same, func(run []int32) {
 		if len(run) > 1 {
 			for _, i := range run {
 				need = append(need, int(i))
@@ -135,14 +145,23 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 	// now down to the body hash.
 	need = nil
 	ord, ch = r.byCandidate()
-	var groups []Group
+	sameBody := func(a, b int32) bool {
+		x, y := &r.Messages[a], &r.Messages[b]
+		return x.HasBody && y.HasBody && x.BodyHash == y.BodyHash
+	}
+	ngroups := 0
+	forRuns(ord, same, func(run []int32) {
+		forRuns(run, sameBody, func(copies []int32) {
+			if len(copies) > 1 && r.Messages[copies[0]].HasBody {
+				ngroups++
+			}
+		})
+	})
+	groups := make([]Group, 0, ngroups)
 	var conflicts []Conflict
-	forRuns(ord, func(a, b int32) bool { return r.sameCandidate(ch, a, b) }, func(run []int32) {
+	forRuns(ord, same, func(run []int32) {
 		versions := 0
-		forRuns(run, func(a, b int32) bool {
-			x, y := &r.Messages[a], &r.Messages[b]
-			return x.HasBody && y.HasBody && x.BodyHash == y.BodyHash
-		}, func(same []int32) {
+		forRuns(run, sameBody, func(same []int32) {
 			if !r.Messages[same[0]].HasBody {
 				return // alone under its header identity: not a duplicate
 			}
@@ -177,22 +196,23 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 // (before), building each kept copy's path once rather than per compare.
 func (r *Result) sortGroups(groups []Group) {
 	type key struct {
-		store int
-		path  string
-		index int32
+		store     int
+		dir, name string // the path, in two pieces (see pathParts)
+		index     int32
 	}
 	keys := make([]key, len(groups))
 	ord := make([]int, len(groups))
 	for i, g := range groups {
 		m := &r.Messages[g.Keep()]
-		keys[i], ord[i] = key{r.Sources[m.Source].Store, r.Path(m), m.Index}, i
+		dir, name := r.pathParts(m)
+		keys[i], ord[i] = key{r.Sources[m.Source].Store, dir, name, m.Index}, i
 	}
 	slices.SortFunc(ord, func(a, b int) int {
 		x, y := keys[a], keys[b]
 		if c := cmp.Compare(x.store, y.store); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(x.path, y.path); c != 0 {
+		if c := cmpJoined(x.dir, x.name, y.dir, y.name); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.index, y.index)
@@ -294,8 +314,30 @@ func (r *Result) before(i, j int) bool {
 	if sx != sy {
 		return sx < sy
 	}
-	if px, py := r.Path(x), r.Path(y); px != py {
-		return px < py
+	dx, nx := r.pathParts(x)
+	dy, ny := r.pathParts(y)
+	if c := cmpJoined(dx, nx, dy, ny); c != 0 {
+		return c < 0
 	}
 	return x.Index < y.Index
+}
+
+// cmpJoined compares a1+a2 with b1+b2 without building either string.
+func cmpJoined(a1, a2, b1, b2 string) int {
+	for {
+		if len(a1) == 0 {
+			a1, a2 = a2, ""
+		}
+		if len(b1) == 0 {
+			b1, b2 = b2, ""
+		}
+		if len(a1) == 0 || len(b1) == 0 {
+			return cmp.Compare(len(a1), len(b1))
+		}
+		n := min(len(a1), len(b1))
+		if c := strings.Compare(a1[:n], b1[:n]); c != 0 {
+			return c
+		}
+		a1, b1 = a1[n:], b1[n:]
+	}
 }

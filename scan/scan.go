@@ -15,6 +15,7 @@ package scan
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -105,6 +106,9 @@ type Result struct {
 	Bytes    int64 // bytes of all messages read
 
 	strs arena // Maildir names and X-UIDL values of the records
+
+	dirsOnce  sync.Once
+	dirPrefix []string // see pathParts
 }
 
 // XUIDL returns the value of m's X-UIDL header (a POP3 client's note of
@@ -115,13 +119,25 @@ func (r *Result) XUIDL(m *Message) string { return r.strs.get(strRef{m.xuidlOff,
 // for an mbox message.
 func (r *Result) Name(m *Message) string { return r.strs.get(strRef{m.nameOff, m.nameLen}) }
 
+// setPrint stores a Print made by one of r's parsers (see parser): its
+// strings are in the arena already.
 func (r *Result) setPrint(m *Message, pr fingerprint.Print) {
-	m.MessageID, m.KeyHash = r.strs.str(pr.MessageID), pr.KeyHash
+	m.MessageID, m.KeyHash = pr.MessageID, pr.KeyHash
 	m.BodyHash, m.HasBody = pr.BodyHash, pr.HasBody
 	if pr.XUIDL != "" && m.xuidlLen == 0 {
-		ref := r.strs.add(pr.XUIDL)
+		ref, ok := r.strs.refOf(pr.XUIDL)
+		if !ok {
+			ref = r.strs.add(pr.XUIDL)
+		}
 		m.xuidlOff, m.xuidlLen = ref.off, ref.n
 	}
+}
+
+// parser returns a Parser whose strings go straight into r's arena.
+func (r *Result) parser() *fingerprint.Parser {
+	p := fingerprint.NewParser()
+	p.Intern = r.strs.intern
+	return p
 }
 
 // Progress receives counts as the scan goes; it must be safe for
@@ -144,6 +160,25 @@ func (r *Result) Path(m *Message) string {
 		return s.Path
 	}
 	return filepath.Join(s.Path, subdirs[m.Sub], r.Name(m))
+}
+
+// pathParts returns Path(m) in two pieces whose concatenation it is, a
+// directory with its final slash and the file name, without building it:
+// orders compare paths millions of times.
+func (r *Result) pathParts(m *Message) (string, string) {
+	s := &r.Sources[m.Source]
+	if s.Kind == Mbox {
+		return s.Path, ""
+	}
+	r.dirsOnce.Do(func() {
+		r.dirPrefix = make([]string, 2*len(r.Sources))
+		for i := range r.Sources {
+			for sub, name := range subdirs {
+				r.dirPrefix[2*i+sub] = filepath.Join(r.Sources[i].Path, name) + string(filepath.Separator)
+			}
+		}
+	})
+	return r.dirPrefix[2*int(m.Source)+int(m.Sub)], r.Name(m)
 }
 
 // Kind returns the kind of m's source.
@@ -314,7 +349,28 @@ func isMbox(path string) (bool, error) {
 
 // list enumerates Maildir messages in cur/ and new/ (never tmp/, where
 // deliveries are still being written).
+//
+// Directories are read with getdents64 into one reused buffer, in chunks
+// and unsorted (every order that matters is imposed later): a cur/ of a
+// million entries is never held whole, and no object is allocated per
+// entry (os.File.ReadDir allocates one). The entries are gathered small
+// first, so that the records are allocated once at their exact count.
 func (r *Result) list() error {
+	type entry struct {
+		name     strRef
+		src, sub int32
+	}
+	// In fixed chunks: a growing slice would copy itself and leave
+	// garbage several times its final size.
+	var chunks [][]entry
+	add := func(e entry) {
+		if len(chunks) == 0 || len(chunks[len(chunks)-1]) == cap(chunks[len(chunks)-1]) {
+			chunks = append(chunks, make([]entry, 0, 16<<10))
+		}
+		c := &chunks[len(chunks)-1]
+		*c = append(*c, e)
+	}
+	buf := make([]byte, 64<<10)
 	for si := range r.Sources {
 		s := &r.Sources[si]
 		if s.Kind != Maildir {
@@ -322,47 +378,91 @@ func (r *Result) list() error {
 		}
 		for sub, name := range subdirs {
 			dir := filepath.Join(s.Path, name)
-			// In chunks and unsorted (every order that matters is imposed
-			// later): a cur/ of a million entries is never held whole.
-			d, err := os.Open(dir)
+			err := readDir(dir, buf, func(n []byte, typ uint8) {
+				if n[0] == '.' || typ == unix.DT_DIR {
+					return
+				}
+				if typ != unix.DT_REG {
+					r.Skipped = append(r.Skipped, Skipped{Path: filepath.Join(dir, string(n)), Reason: "not a regular file (symbolic link or special file): not followed"})
+					s.Skipped++
+					return
+				}
+				add(entry{r.strs.add(unsafe.String(&n[0], len(n))), int32(si), int32(sub)})
+			})
 			if err != nil {
 				r.Skipped = append(r.Skipped, Skipped{Path: dir, Reason: "cannot list folder: " + err.Error()})
 				s.Skipped++
-				continue
 			}
-			for {
-				ents, err := d.ReadDir(4096)
-				r.listChunk(si, sub, dir, ents)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					r.Skipped = append(r.Skipped, Skipped{Path: dir, Reason: "cannot list folder: " + err.Error()})
-					s.Skipped++
-					break
-				}
-			}
-			d.Close()
 		}
 	}
+	total := 0
+	for _, c := range chunks {
+		total += len(c)
+	}
+	msgs := make([]Message, 0, total+len(r.Messages))
+	for _, c := range chunks {
+		for _, e := range c {
+			msgs = append(msgs, Message{Source: e.src, nameOff: e.name.off, nameLen: e.name.n, Sub: uint8(e.sub), Flags: ParseFlags(r.strs.get(e.name))})
+		}
+	}
+	r.Messages = append(msgs, r.Messages...)
 	return nil
 }
 
-// listChunk records one chunk of a Maildir folder's entries.
-func (r *Result) listChunk(si, sub int, dir string, ents []os.DirEntry) {
-	s := &r.Sources[si]
-	for _, e := range ents {
-		n := e.Name()
-		if strings.HasPrefix(n, ".") || e.IsDir() {
+// readDir calls fn with the name and type (DT_REG, DT_DIR, ...) of every
+// entry of dir but "." and "..", reading with getdents64 into buf. The
+// name is only valid during the call. An entry whose type the file
+// system does not report (DT_UNKNOWN) is looked up with fstatat, without
+// following a symbolic link.
+func readDir(dir string, buf []byte, fn func(name []byte, typ uint8)) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
 			continue
 		}
-		if !e.Type().IsRegular() {
-			r.Skipped = append(r.Skipped, Skipped{Path: filepath.Join(dir, n), Reason: "not a regular file (symbolic link or special file): not followed"})
-			s.Skipped++
-			continue
+		if err != nil {
+			return err
 		}
-		ref := r.strs.add(n)
-		r.Messages = append(r.Messages, Message{Source: int32(si), nameOff: ref.off, nameLen: ref.n, Sub: uint8(sub), Flags: ParseFlags(n)})
+		if n <= 0 {
+			return nil
+		}
+		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8,
+		// name NUL-terminated.
+		for off := 0; off+19 < n; {
+			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
+			if reclen == 0 || off+reclen > n {
+				return errors.New("malformed directory entry")
+			}
+			typ := buf[off+18]
+			name := buf[off+19 : off+reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			off += reclen
+			if len(name) == 0 || string(name) == "." || string(name) == ".." {
+				continue
+			}
+			if typ == unix.DT_UNKNOWN {
+				var st unix.Stat_t
+				if err := unix.Fstatat(fd, string(name), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+					continue // gone since it was listed
+				}
+				switch st.Mode & unix.S_IFMT {
+				case unix.S_IFREG:
+					typ = unix.DT_REG
+				case unix.S_IFDIR:
+					typ = unix.DT_DIR
+				default:
+					typ = unix.DT_LNK // not regular: reported as not followed
+				}
+			}
+			fn(name, typ)
+		}
 	}
 }
 
@@ -412,7 +512,7 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &fileReader{p: fingerprint.NewParser(), dirs: dirs}
+			w := &fileReader{p: r.parser(), dirs: dirs}
 			var n int64
 			for i := range jobs {
 				m := &r.Messages[i]
@@ -437,7 +537,7 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 	mboxDone := make(chan struct{})
 	go func() {
 		defer close(mboxDone)
-		p := fingerprint.NewParser()
+		p := r.parser()
 		for si := range r.Sources {
 			if r.Sources[si].Kind != Mbox {
 				continue
@@ -745,7 +845,7 @@ func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path strin
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wp := fingerprint.NewParser()
+			wp := r.parser()
 			for j := range jobs {
 				pr, err := wp.SumBytes(j.buf)
 				if err == nil && j.truncated {
@@ -875,6 +975,7 @@ func (r *Result) HashBodies(ctx context.Context, idx []int, workers int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Not interning: the strings are only compared with the record's.
 			w := &fileReader{p: fingerprint.NewParser(), dirs: dirs}
 			for i := range jobs {
 				if err := r.rehash(w, &r.Messages[i]); err != nil {
@@ -938,7 +1039,7 @@ func (r *Result) rehash(w *fileReader, m *Message) error {
 	if pr.MessageID != m.MessageID || pr.KeyHash != m.KeyHash {
 		return changed
 	}
-	r.setPrint(m, pr)
+	m.BodyHash, m.HasBody = pr.BodyHash, true
 	return nil
 }
 

@@ -368,3 +368,36 @@ func TestOpenMboxMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestPathPieces holds the allocation-free path order to the order of the
+// built paths it stands for.
+func TestPathPieces(t *testing.T) {
+	pieces := []string{"", "a", "ab", "/x/Maildir/", "/x/Maildir/.F/", "cur/", "b", "a/"}
+	for _, a1 := range pieces {
+		for _, a2 := range pieces {
+			for _, b1 := range pieces {
+				for _, b2 := range pieces {
+					if got, want := cmpJoined(a1, a2, b1, b2), strings.Compare(a1+a2, b1+b2); got != want {
+						t.Fatalf("cmpJoined(%q,%q,%q,%q) = %d, want %d", a1, a2, b1, b2, got, want)
+					}
+				}
+			}
+		}
+	}
+	md := filepath.Join(t.TempDir(), "Maildir")
+	mkMaildir(t, md)
+	mkMaildir(t, filepath.Join(md, ".Sub"))
+	put(t, filepath.Join(md, "cur", "1.A:2,S"), msg("a@x", "A", "x\n"))
+	put(t, filepath.Join(md, "new", "2.B"), msg("b@x", "B", "x\n"))
+	put(t, filepath.Join(md, ".Sub", "cur", "3.C:2,"), msg("c@x", "C", "x\n"))
+	res, err := Scan(context.Background(), []string{md + "/./"}, Options{})
+	if err != nil || len(res.Messages) != 3 {
+		t.Fatalf("%v %d", err, len(res.Messages))
+	}
+	for i := range res.Messages {
+		m := &res.Messages[i]
+		if d, n := res.pathParts(m); d+n != res.Path(m) {
+			t.Errorf("pieces %q + %q, path %q", d, n, res.Path(m))
+		}
+	}
+}
