@@ -128,9 +128,9 @@ func Make(res *scan.Result, groups []scan.Group, conflicts []scan.Conflict, opts
 		}
 		keep := g.Copies[0]
 		km := &res.Messages[keep]
-		kept := Action{Kind: Keep, Msg: keep, Group: gi, Kept: keep, Key: km.Key(), Size: km.Size}
+		kept := Action{Kind: Keep, Msg: keep, Group: gi, Kept: keep, Key: res.Key(km), Size: km.Size}
 		p.locate(&kept)
-		if km.MessageID != "" && inConflict[km.MessageID] {
+		if id := res.MessageID(km); id != "" && inConflict[id] {
 			kept.Reason = "its Message-ID also has copies with another body (conflict): one copy of each version is kept"
 		}
 		first := len(p.Actions)
@@ -140,11 +140,11 @@ func Make(res *scan.Result, groups []scan.Group, conflicts []scan.Conflict, opts
 		var folders []string
 		for _, i := range g.Copies[1:] {
 			m := &res.Messages[i]
-			a := Action{Kind: Keep, Msg: i, Group: gi, Kept: keep, Key: m.Key(), Size: m.Size}
+			a := Action{Kind: Keep, Msg: i, Group: gi, Kept: keep, Key: res.Key(m), Size: m.Size}
 			p.locate(&a)
 			src := &res.Sources[m.Source]
 			switch {
-			case m.Key() != km.Key():
+			case a.Key != kept.Key:
 				return nil, fmt.Errorf("dedupe: group %d mixes fingerprints: %s and %s", gi, a.Ref, kept.Ref)
 			case src.Kind == scan.Mbox && src.Skipped > 0:
 				a.Reason = fmt.Sprintf("its mbox has %d message(s) that could not be read, so it is never rewritten", src.Skipped)

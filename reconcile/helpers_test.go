@@ -120,7 +120,7 @@ func localKeys(t testing.TB, stores ...string) map[fingerprint.Key]int {
 	}
 	keys := map[fingerprint.Key]int{}
 	for i := range res.Messages {
-		keys[res.Messages[i].Key()]++
+		keys[res.Key(&res.Messages[i])]++
 	}
 	return keys
 }

@@ -143,18 +143,20 @@ func buildIndex(res *scan.Result) *localIndex {
 	}
 	for i := range res.Messages {
 		m := &res.Messages[i]
-		k := fingerprint.Key{MessageID: m.MessageID}
-		if m.MessageID == "" {
+		id := res.MessageID(m)
+		k := fingerprint.Key{MessageID: id}
+		if id == "" {
 			k = fingerprint.Key{KeyHash: m.KeyHash}
 		} else {
-			li.ids[m.MessageID] = true
+			li.ids[id] = true
 		}
 		li.cand[k] = append(li.cand[k], i)
 		if x := res.XUIDL(m); x != "" {
 			li.xuidl[x] = append(li.xuidl[x], i)
 		}
 		if m.HasBody {
-			li.byKey[m.Key()] = append(li.byKey[m.Key()], i)
+			key := res.Key(m)
+			li.byKey[key] = append(li.byKey[key], i)
 		}
 	}
 	return li
@@ -479,7 +481,7 @@ func (r *runner) classify(li *localIndex) {
 			m.Local = &ref
 			m.Arrival = res.Messages[local[0]].Arrival
 			for _, i := range li.xuidl[m.UIDL] {
-				if res.Messages[i].HasBody && res.Messages[i].Key() == key {
+				if res.Messages[i].HasBody && res.Key(&res.Messages[i]) == key {
 					m.Evidence.XUIDL = true
 				}
 			}

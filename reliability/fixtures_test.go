@@ -261,7 +261,7 @@ func keyCounts(t *testing.T, roots ...string) (map[fingerprint.Key]int, []scan.S
 	}
 	out := map[fingerprint.Key]int{}
 	for i := range res.Messages {
-		out[res.Messages[i].Key()]++
+		out[res.Key(&res.Messages[i])]++
 	}
 	return out, res.Skipped
 }

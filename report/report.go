@@ -93,7 +93,7 @@ func FromScanSummary(command string, res *scan.Result, groups []scan.Group, conf
 // groupOf renders one duplicate group.
 func groupOf(res *scan.Result, g scan.Group) Group {
 	keep := &res.Messages[g.Keep()]
-	rg := Group{MessageID: keep.MessageID, BodyHash: fmt.Sprintf("%016x", keep.BodyHash), Keep: RefOf(res, g.Keep())}
+	rg := Group{MessageID: res.MessageID(keep), BodyHash: fmt.Sprintf("%016x", keep.BodyHash), Keep: RefOf(res, g.Keep())}
 	for n, i := range g.Copies {
 		rg.Copies = append(rg.Copies, RefOf(res, i))
 		rg.Arrivals = append(rg.Arrivals, res.Messages[i].Arrival)

@@ -1,22 +1,31 @@
 package scan
 
 import (
-	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
 // arena stores the short strings of message records (Maildir file names,
-// X-UIDL values) back to back in fixed chunks, so that a record costs a
-// 6-byte reference instead of a string header plus a rounded-up
-// allocation. Chunks are never moved or overwritten once written, so the
-// strings handed out stay valid.
+// Message-IDs, X-UIDL values) back to back in fixed chunks, so that a
+// record costs a 6-byte reference instead of a string header plus a
+// rounded-up allocation, and records hold no pointer for the garbage
+// collector to follow. Chunks are never moved or overwritten once
+// written, so the strings handed out stay valid; reading needs no lock
+// (the list of chunks is replaced, never changed in place).
 type arena struct {
 	mu     sync.Mutex
-	chunks [][]byte
+	chunks atomic.Pointer[[]*[arenaChunk]byte]
+	used   int  // bytes used in the last chunk, under mu
+	full   bool // the arena ran out of references (see add), under mu
 }
 
-const arenaChunk = 1 << 20
+const (
+	arenaChunk = 1 << 20
+	// maxChunks keeps every offset within a uint32: 4 GiB of names and
+	// Message-IDs, some 35 million messages in one scan.
+	maxChunks = 1 << 12
+)
 
 // strRef names a string in the arena: a global offset and a length.
 type strRef struct {
@@ -25,7 +34,9 @@ type strRef struct {
 }
 
 // add copies s into the arena. Strings longer than 65535 bytes are cut
-// (Maildir names are at most 255 bytes; X-UIDL at most 70 by RFC 1939).
+// (Maildir names are at most 255 bytes; X-UIDL at most 70 by RFC 1939;
+// longer Message-IDs are refused before they get here). When the arena
+// is full it returns the empty reference and remembers it (Full).
 func (a *arena) add(s string) strRef {
 	if len(s) == 0 {
 		return strRef{}
@@ -35,51 +46,71 @@ func (a *arena) add(s string) strRef {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	last := len(a.chunks) - 1
-	if last < 0 || len(a.chunks[last])+len(s) > cap(a.chunks[last]) {
-		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(s))))
-		last++
+	cs := a.list()
+	if len(cs) == 0 || a.used+len(s) > arenaChunk {
+		if len(cs) == maxChunks {
+			a.full = true
+			return strRef{}
+		}
+		grown := make([]*[arenaChunk]byte, len(cs)+1)
+		copy(grown, cs)
+		grown[len(cs)] = new([arenaChunk]byte)
+		a.chunks.Store(&grown)
+		cs, a.used = grown, 0
 	}
-	c := a.chunks[last]
-	off := uint32(last)*arenaChunk + uint32(len(c))
-	a.chunks[last] = append(c, s...)
-	return strRef{off: off, n: uint16(len(s))}
+	last := len(cs) - 1
+	copy(cs[last][a.used:], s)
+	ref := strRef{off: uint32(last)*arenaChunk + uint32(a.used), n: uint16(len(s))}
+	a.used += len(s)
+	return ref
 }
 
-// str copies s into the arena and returns it as a string that shares the
-// arena's memory: the record keeps only a string header. A string too long
-// for a reference is copied whole instead: it is an identity (a Message-ID
-// of 100 KB), and a cut one would differ from the message's own.
-func (a *arena) str(s string) string {
-	if len(s) > 0xffff {
-		return strings.Clone(s)
+func (a *arena) list() []*[arenaChunk]byte {
+	if p := a.chunks.Load(); p != nil {
+		return *p
 	}
-	return a.get(a.add(s))
+	return nil
+}
+
+// Full reports whether a string could not be stored.
+func (a *arena) Full() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.full
 }
 
 // intern copies b into the arena and returns it as an arena string (the
 // fingerprint.Parser's Intern hook: no allocation per message).
 func (a *arena) intern(b []byte) string {
-	return a.str(unsafe.String(unsafe.SliceData(b), len(b)))
+	if len(b) > 0xffff {
+		return string(b) // refused later (see setPrint), never stored
+	}
+	return a.get(a.add(unsafe.String(unsafe.SliceData(b), len(b))))
 }
 
-// refOf returns the reference of a string that str or intern returned,
-// found among the newest chunks (where a string just made lies).
+// refOf returns the reference of a string that intern returned, found
+// among the newest chunks (where a string just made lies).
 func (a *arena) refOf(s string) (strRef, bool) {
 	if len(s) == 0 || len(s) > 0xffff {
 		return strRef{}, false
 	}
 	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for i := len(a.chunks) - 1; i >= 0 && i >= len(a.chunks)-4; i-- {
-		c := a.chunks[i]
-		base := uintptr(unsafe.Pointer(unsafe.SliceData(c)))
-		if p >= base && p+uintptr(len(s)) <= base+uintptr(len(c)) {
+	cs := a.list()
+	for i := len(cs) - 1; i >= 0 && i >= len(cs)-4; i-- {
+		base := uintptr(unsafe.Pointer(cs[i]))
+		if p >= base && p+uintptr(len(s)) <= base+arenaChunk {
 			return strRef{off: uint32(i)*arenaChunk + uint32(p-base), n: uint16(len(s))}, true
 		}
 	}
 	return strRef{}, false
+}
+
+// ref returns the reference of s, stored anew unless intern made it.
+func (a *arena) ref(s string) strRef {
+	if r, ok := a.refOf(s); ok {
+		return r
+	}
+	return a.add(s)
 }
 
 // get returns the string r names.
@@ -87,9 +118,6 @@ func (a *arena) get(r strRef) string {
 	if r.n == 0 {
 		return ""
 	}
-	a.mu.Lock()
-	c := a.chunks[r.off/arenaChunk]
-	a.mu.Unlock()
-	b := c[r.off%arenaChunk : r.off%arenaChunk+uint32(r.n)]
-	return unsafe.String(&b[0], len(b))
+	c := a.list()[r.off/arenaChunk]
+	return unsafe.String(&c[r.off%arenaChunk], int(r.n))
 }

@@ -79,7 +79,7 @@ func TestSplitAgreesWithGoMbox(t *testing.T) {
 			t.Fatalf("%s: we split %d messages, go-mbox %d", filepath.Base(path), len(res.Messages), len(want))
 		}
 		for i := range want {
-			if got := res.Messages[i].Key(); got != want[i] {
+			if got := res.Key(&res.Messages[i]); got != want[i] {
 				t.Fatalf("%s: message %d: our key %v, go-mbox's %v", filepath.Base(path), i+1, got, want[i])
 			}
 		}

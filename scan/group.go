@@ -174,9 +174,9 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 				idx[k] = int(i)
 			}
 			r.order(idx, rule)
-			groups = append(groups, Group{Key: r.Messages[idx[0]].key(), Copies: idx})
+			groups = append(groups, Group{Key: r.Key(&r.Messages[idx[0]]), Copies: idx})
 		})
-		if id := r.Messages[run[0]].MessageID; id != "" && versions > 1 {
+		if id := r.MessageID(&r.Messages[run[0]]); id != "" && versions > 1 {
 			var idx []int
 			for _, i := range run {
 				if r.Messages[i].HasBody {
@@ -231,7 +231,7 @@ func (r *Result) byCandidate() ([]int32, []uint64) {
 	ord := make([]int32, len(r.Messages))
 	for i := range r.Messages {
 		m := &r.Messages[i]
-		ch[i] = candidateHash(m.MessageID, m.KeyHash) // sameCandidate compares the identities themselves
+		ch[i] = candidateHash(r.MessageID(m), m.KeyHash) // sameCandidate compares the identities themselves
 		ord[i] = int32(i)
 	}
 	slices.SortFunc(ord, func(a, b int32) int {
@@ -239,10 +239,11 @@ func (r *Result) byCandidate() ([]int32, []uint64) {
 			return c
 		}
 		x, y := &r.Messages[a], &r.Messages[b]
-		if c := cmp.Compare(x.MessageID, y.MessageID); c != 0 {
+		xid := r.MessageID(x)
+		if c := cmp.Compare(xid, r.MessageID(y)); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(x.KeyHash, y.KeyHash); c != 0 && x.MessageID == "" {
+		if c := cmp.Compare(x.KeyHash, y.KeyHash); c != 0 && xid == "" {
 			return c
 		}
 		if x.HasBody != y.HasBody {
@@ -262,10 +263,14 @@ func (r *Result) byCandidate() ([]int32, []uint64) {
 // sameCandidate reports whether messages a and b share a header identity.
 func (r *Result) sameCandidate(ch []uint64, a, b int32) bool {
 	x, y := &r.Messages[a], &r.Messages[b]
-	if ch[a] != ch[b] || x.MessageID != y.MessageID {
+	if ch[a] != ch[b] {
 		return false
 	}
-	return x.MessageID != "" || x.KeyHash == y.KeyHash
+	xid := r.MessageID(x)
+	if xid != r.MessageID(y) {
+		return false
+	}
+	return xid != "" || x.KeyHash == y.KeyHash
 }
 
 // forRuns calls fn with each maximal run of s whose neighbours are same.
@@ -280,15 +285,13 @@ func forRuns(s []int32, same func(a, b int32) bool, fn func(run []int32)) {
 	}
 }
 
-func (m *Message) key() fingerprint.Key {
-	if m.MessageID != "" {
-		return fingerprint.Key{MessageID: m.MessageID, BodyHash: m.BodyHash}
+// Key returns the identity of a message whose body was hashed.
+func (r *Result) Key(m *Message) fingerprint.Key {
+	if id := r.MessageID(m); id != "" {
+		return fingerprint.Key{MessageID: id, BodyHash: m.BodyHash}
 	}
 	return fingerprint.Key{BodyHash: m.BodyHash, KeyHash: m.KeyHash}
 }
-
-// Key returns the identity of a message whose body was hashed.
-func (m *Message) Key() fingerprint.Key { return m.key() }
 
 // order sorts copies so that the one to keep comes first.
 func (r *Result) order(idx []int, rule KeepRule) {

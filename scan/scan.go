@@ -70,24 +70,27 @@ type Source struct {
 	Skipped int
 }
 
-// Message is the record kept for every message: small and fixed, so that
-// memory grows by about 200 bytes per message, not by message size.
+// Message is the record kept for every message: small, fixed and free of
+// pointers (its strings are references into Result's arena), so that
+// memory grows by about 200 bytes per message, not by message size, and
+// the garbage collector never scans the records.
 type Message struct {
-	Source    int32  // index into Result.Sources
-	Index     int32  // mbox ordinal from 1; 0 for Maildir
-	nameOff   uint32 // the Maildir file name in Result's arena (see Name)
-	nameLen   uint16
-	Sub       uint8 // Maildir: 0 = cur, 1 = new
-	HasBody   bool
-	xuidlOff  uint32 // the X-UIDL value in Result's arena (see XUIDL)
-	xuidlLen  uint16
-	Flags     Flags // Maildir info flags
-	Offset    int64 // mbox: offset of the From_ line
-	Size      int64 // bytes on disk (mbox: From_ line to next message)
-	Arrival   int64 // Unix seconds: Maildir delivery time, mbox From_ date
-	MessageID string
-	KeyHash   uint64
-	BodyHash  uint64
+	Source   int32  // index into Result.Sources
+	Index    int32  // mbox ordinal from 1; 0 for Maildir
+	nameOff  uint32 // the Maildir file name in Result's arena (see Name)
+	xuidlOff uint32 // the X-UIDL value (see XUIDL)
+	idOff    uint32 // the normalised Message-ID (see MessageID)
+	nameLen  uint16
+	xuidlLen uint16
+	idLen    uint16
+	Sub      uint8 // Maildir: 0 = cur, 1 = new
+	HasBody  bool
+	Flags    Flags // Maildir info flags
+	Offset   int64 // mbox: offset of the From_ line
+	Size     int64 // bytes on disk (mbox: From_ line to next message)
+	Arrival  int64 // Unix seconds: Maildir delivery time, mbox From_ date
+	KeyHash  uint64
+	BodyHash uint64
 }
 
 // Skipped is a message that could not be read or fingerprinted.
@@ -121,17 +124,22 @@ func (r *Result) Name(m *Message) string { return r.strs.get(strRef{m.nameOff, m
 
 // setPrint stores a Print made by one of r's parsers (see parser): its
 // strings are in the arena already.
-func (r *Result) setPrint(m *Message, pr fingerprint.Print) {
-	m.MessageID, m.KeyHash = pr.MessageID, pr.KeyHash
+func (r *Result) setPrint(m *Message, pr fingerprint.Print) error {
+	if len(pr.MessageID) > 0xffff {
+		return errors.New("Message-ID longer than 65535 bytes: not fingerprinted")
+	}
+	id := r.strs.ref(pr.MessageID)
+	m.idOff, m.idLen, m.KeyHash = id.off, id.n, pr.KeyHash
 	m.BodyHash, m.HasBody = pr.BodyHash, pr.HasBody
 	if pr.XUIDL != "" && m.xuidlLen == 0 {
-		ref, ok := r.strs.refOf(pr.XUIDL)
-		if !ok {
-			ref = r.strs.add(pr.XUIDL)
-		}
+		ref := r.strs.ref(pr.XUIDL)
 		m.xuidlOff, m.xuidlLen = ref.off, ref.n
 	}
+	return nil
 }
+
+// MessageID returns m's normalised Message-ID, or "" when it has none.
+func (r *Result) MessageID(m *Message) string { return r.strs.get(strRef{m.idOff, m.idLen}) }
 
 // parser returns a Parser whose strings go straight into r's arena.
 func (r *Result) parser() *fingerprint.Parser {
@@ -206,8 +214,17 @@ func Scan(ctx context.Context, stores []string, opts Options) (*Result, error) {
 	if err := r.read(ctx, opts); err != nil {
 		return r, err
 	}
+	if r.strs.Full() {
+		// Names or identities would be missing: refuse rather than act
+		// on a partial picture.
+		return nil, ErrTooLarge
+	}
 	return r, nil
 }
+
+// ErrTooLarge says that one scan met more file names and Message-IDs than
+// its records can reference (4 GiB of them, some 35 million messages).
+var ErrTooLarge = errors.New("too many messages for one scan (over 4 GiB of file names and Message-IDs): scan the stores in parts")
 
 // dropRepeatedSources keeps one source per Maildir or mbox file: a store
 // named twice, a Maildir++ folder named again beside its root, or one
@@ -516,11 +533,13 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 			var n int64
 			for i := range jobs {
 				m := &r.Messages[i]
-				if pr, err := r.readMaildir(w, m, head, want); err != nil {
+				pr, err := r.readMaildir(w, m, head, want)
+				if err == nil {
+					err = r.setPrint(m, pr)
+				}
+				if err != nil {
 					bad[i] = true
 					skip(Skipped{Path: r.Path(m), Reason: err.Error()}, m.Source)
-				} else {
-					r.setPrint(m, pr)
 				}
 				n += m.Size
 				if opts.Progress != nil {
@@ -904,11 +923,13 @@ func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path strin
 		if prog != nil {
 			prog.Add(1, res.m.Size)
 		}
+		if res.err == nil {
+			res.err = r.setPrint(&res.m, res.pr)
+		}
 		if res.err != nil {
 			skipped = append(skipped, Skipped{Path: path, Index: int(res.m.Index), Reason: res.err.Error()})
 			continue
 		}
-		r.setPrint(&res.m, res.pr)
 		msgs = append(msgs, res.m)
 	}
 	skipped = append(skipped, split...)
@@ -1021,7 +1042,7 @@ func (r *Result) rehash(w *fileReader, m *Message) error {
 		if err != nil {
 			return err
 		}
-		if pr.MessageID != m.MessageID || pr.KeyHash != m.KeyHash || again.Size != m.Size {
+		if pr.MessageID != r.MessageID(m) || pr.KeyHash != m.KeyHash || again.Size != m.Size {
 			return changed
 		}
 		m.BodyHash, m.HasBody = pr.BodyHash, true
@@ -1036,7 +1057,7 @@ func (r *Result) rehash(w *fileReader, m *Message) error {
 	if err != nil {
 		return err
 	}
-	if pr.MessageID != m.MessageID || pr.KeyHash != m.KeyHash {
+	if pr.MessageID != r.MessageID(m) || pr.KeyHash != m.KeyHash {
 		return changed
 	}
 	m.BodyHash, m.HasBody = pr.BodyHash, true

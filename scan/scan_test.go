@@ -261,7 +261,7 @@ func TestLazyBodyHash(t *testing.T) {
 	hashed := map[string]int{}
 	for _, m := range res.Messages {
 		if m.HasBody {
-			hashed[m.MessageID]++
+			hashed[res.MessageID(&m)]++
 		}
 	}
 	if len(hashed) != 1 || hashed["big@x"] != 1 {
@@ -272,7 +272,7 @@ func TestLazyBodyHash(t *testing.T) {
 		t.Fatalf("groups %+v err %v", g, err)
 	}
 	for _, m := range res.Messages {
-		if m.MessageID == "alone@x" && m.HasBody {
+		if res.MessageID(&m) == "alone@x" && m.HasBody {
 			t.Error("the message with a unique Message-ID was hashed")
 		}
 	}

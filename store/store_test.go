@@ -239,7 +239,7 @@ func TestRewriteMbox(t *testing.T) {
 	mu := NewMutator(j, filepath.Join(dir, "q"))
 	src := res.Sources[0]
 	err = mu.RewriteMbox(MboxRewrite{Path: p, Size: src.Size, ModTime: src.ModTime, Remove: []MboxCopy{{
-		Index: 2, Offset: dup.Offset, Length: dup.Size, Key: dup.Key(), To: "t.1.inbox-2:2,",
+		Index: 2, Offset: dup.Offset, Length: dup.Size, Key: res.Key(dup), To: "t.1.inbox-2:2,",
 		Kept: Copy{Path: p, Offset: m1.Offset, Length: m1.Size},
 	}}})
 	j.Close()
@@ -277,7 +277,7 @@ func TestRewriteMbox(t *testing.T) {
 	os.Rename(p, p+".real")
 	os.Symlink(p+".real", p)
 	j2, _ := journal.Create(filepath.Join(dir, "state"), "t2")
-	err = NewMutator(j2, filepath.Join(dir, "q")).RewriteMbox(MboxRewrite{Path: p, Remove: []MboxCopy{{Index: 2, Kept: Copy{Path: p + ".real", Offset: 0, Length: m1.Size}, Key: dup.Key()}}})
+	err = NewMutator(j2, filepath.Join(dir, "q")).RewriteMbox(MboxRewrite{Path: p, Remove: []MboxCopy{{Index: 2, Kept: Copy{Path: p + ".real", Offset: 0, Length: m1.Size}, Key: res.Key(dup)}}})
 	if !errors.Is(err, ErrSymlink) {
 		t.Errorf("rewrite through a symlink: %v, want ErrSymlink", err)
 	}

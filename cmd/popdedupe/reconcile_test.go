@@ -329,7 +329,7 @@ func localCounts(t *testing.T, stores ...string) map[fingerprint.Key]int {
 	}
 	out := map[fingerprint.Key]int{}
 	for i := range res.Messages {
-		out[res.Messages[i].Key()]++
+		out[res.Key(&res.Messages[i])]++
 	}
 	return out
 }

@@ -212,7 +212,7 @@ func Keys(t testing.TB, stores []string) (map[fingerprint.Key]bool, *scan.Result
 	}
 	keys := map[fingerprint.Key]bool{}
 	for i := range res.Messages {
-		keys[res.Messages[i].Key()] = true
+		keys[res.Key(&res.Messages[i])] = true
 	}
 	return keys, res
 }
