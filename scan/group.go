@@ -137,6 +137,7 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 			}
 		}
 	})
+	ord, ch = nil, nil // collectable while the bodies are hashed
 	sort.Ints(need)
 	if err := r.HashBodies(ctx, need, 0); err != nil {
 		return nil, nil, err
@@ -193,35 +194,9 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 }
 
 // sortGroups orders groups by their kept copy in the "first" order
-// (before), building each kept copy's path once rather than per compare.
+// (before), in place: no path is built, nothing is allocated.
 func (r *Result) sortGroups(groups []Group) {
-	type key struct {
-		store     int
-		dir, name string // the path, in two pieces (see pathParts)
-		index     int32
-	}
-	keys := make([]key, len(groups))
-	ord := make([]int, len(groups))
-	for i, g := range groups {
-		m := &r.Messages[g.Keep()]
-		dir, name := r.pathParts(m)
-		keys[i], ord[i] = key{r.Sources[m.Source].Store, dir, name, m.Index}, i
-	}
-	slices.SortFunc(ord, func(a, b int) int {
-		x, y := keys[a], keys[b]
-		if c := cmp.Compare(x.store, y.store); c != 0 {
-			return c
-		}
-		if c := cmpJoined(x.dir, x.name, y.dir, y.name); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.index, y.index)
-	})
-	sorted := make([]Group, len(groups))
-	for i, o := range ord {
-		sorted[i] = groups[o]
-	}
-	copy(groups, sorted)
+	slices.SortFunc(groups, func(a, b Group) int { return r.cmpFirst(a.Keep(), b.Keep()) })
 }
 
 // byCandidate returns the message indices sorted by candidate identity
@@ -311,18 +286,20 @@ func (r *Result) order(idx []int, rule KeepRule) {
 }
 
 // before is the "first" order: argument order, then path, then ordinal.
-func (r *Result) before(i, j int) bool {
+func (r *Result) before(i, j int) bool { return r.cmpFirst(i, j) < 0 }
+
+// cmpFirst compares messages i and j in the "first" order.
+func (r *Result) cmpFirst(i, j int) int {
 	x, y := &r.Messages[i], &r.Messages[j]
-	sx, sy := r.Sources[x.Source].Store, r.Sources[y.Source].Store
-	if sx != sy {
-		return sx < sy
+	if c := cmp.Compare(r.Sources[x.Source].Store, r.Sources[y.Source].Store); c != 0 {
+		return c
 	}
 	dx, nx := r.pathParts(x)
 	dy, ny := r.pathParts(y)
 	if c := cmpJoined(dx, nx, dy, ny); c != 0 {
-		return c < 0
+		return c
 	}
-	return x.Index < y.Index
+	return cmp.Compare(x.Index, y.Index)
 }
 
 // cmpJoined compares a1+a2 with b1+b2 without building either string.
