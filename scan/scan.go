@@ -621,7 +621,7 @@ func wantAll(string, uint64) bool { return true }
 
 // commonDuplicates: when at least one message in this many has an
 // identity met before, the first pass hashes every body (see read).
-const commonDuplicates = 10
+const commonDuplicates = 32
 
 // readMaildir fingerprints one Maildir file with as few system calls as
 // possible (a scan makes millions of them): open, one read into the
