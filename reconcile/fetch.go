@@ -1,12 +1,17 @@
 package reconcile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/popdedupe/popdedupe/report"
 	"github.com/popdedupe/popdedupe/scan"
@@ -18,11 +23,13 @@ import (
 // (a Maildir's tmp/, or the mbox file's directory), so no message is
 // retrieved twice; commit then saves it durably with package store.
 type fetcher struct {
-	kind  fetchKind
-	path  string
-	tmp   string          // directory for temporary files
-	temps map[string]bool // temporary files still to remove
-	mbox  int             // messages in the mbox so far (for ordinals)
+	kind   fetchKind
+	path   string
+	tmp    string          // directory for temporary files
+	temps  map[string]bool // temporary files still to remove
+	prefix string          // of the temporary files' names
+	seq    int
+	mbox   int // messages in the mbox so far (for ordinals)
 }
 
 // newFetcher checks the target and prepares it: a new Maildir is created
@@ -149,13 +156,64 @@ func (f *fetcher) countMbox() error {
 	}
 }
 
-// tempFile creates a temporary file for one retrieved message.
-func (f *fetcher) tempFile() (*os.File, error) {
-	t, err := os.CreateTemp(f.tmp, ".popdedupe-fetch-*")
-	if err != nil {
-		return nil, fmt.Errorf("reconcile: temporary file for a fetched message: %w", err)
+// tempFile is the temporary file of one retrieved message, written with
+// plain system calls: an os.File costs five more per file (fcntl to probe
+// and set non-blocking mode, an epoll registration a regular file
+// refuses), 100,000 for 20,000 messages.
+type tempFile struct {
+	fd   int
+	name string
+}
+
+func (t *tempFile) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := unix.Write(t.fd, p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &os.PathError{Op: "write", Path: t.name, Err: err}
+		}
+		n += k
 	}
-	return t, nil
+	return n, nil
+}
+
+// Close closes the file (its data is made durable later, by the commit).
+func (t *tempFile) Close() error {
+	if err := unix.Close(t.fd); err != nil {
+		return &os.PathError{Op: "close", Path: t.name, Err: err}
+	}
+	return nil
+}
+
+// Name is the file's path.
+func (t *tempFile) Name() string { return t.name }
+
+// tempFile creates a temporary file for one retrieved message, named
+// after this run (a random part drawn once), so O_EXCL fails only on a
+// name another program took.
+func (f *fetcher) tempFile() (*tempFile, error) {
+	if f.prefix == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		f.prefix = filepath.Join(f.tmp, ".popdedupe-fetch-"+hex.EncodeToString(b[:])+"-")
+	}
+	var err error
+	for try := 0; try < 100; try++ {
+		f.seq++
+		name := f.prefix + strconv.Itoa(f.seq)
+		var fd int
+		fd, err = unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+		if err == nil {
+			return &tempFile{fd: fd, name: name}, nil
+		}
+		if err != unix.EEXIST && err != unix.EINTR {
+			break
+		}
+	}
+	return nil, fmt.Errorf("reconcile: temporary file for a fetched message: %w", &os.PathError{Op: "open", Path: f.tmp, Err: err})
 }
 
 // commit saves the message in the temporary file tmp durably and returns

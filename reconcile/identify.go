@@ -337,7 +337,7 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 		cr.r = rd
 		lc := &lineCounter{r: cr}
 		var src io.Reader = lc
-		var tmp *os.File
+		var tmp *tempFile
 		var tw *stickyWriter
 		if m.wantTmp {
 			f, err := r.fetch.tempFile()
