@@ -25,8 +25,11 @@
 // dot-stuffing undone and CRLF line ends turned into LF; lines of any length
 // are passed through without being buffered whole. [Client.RetrEach],
 // [Client.TopEach] and [Client.DeleEach] send their commands pipelined
-// (a sliding window of [Options.PipelineWindow] commands) when the server
-// advertises PIPELINING, and in lock-step otherwise.
+// (a sliding window of [Options.PipelineWindow] commands, written by their
+// own goroutine while the replies are read, so no window can deadlock)
+// when the server advertises PIPELINING, and in lock-step otherwise.
+// [Client.LoginList] logs in and sends CAPA, UIDL and LIST in the same
+// round trip.
 //
 // A Client is not safe for concurrent use.
 package pop3

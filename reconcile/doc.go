@@ -13,8 +13,10 @@
 // Run makes exactly one connection and one login, and never a second one:
 //
 //  1. Dial and TLS per Options.TLS, CAPA, login, CAPA again (values may
-//     change after login), UIDL and LIST. A server without UIDL is refused:
-//     without stable ids nothing can be deleted or recorded safely.
+//     change after login), UIDL and LIST; with PIPELINING the last four go
+//     out together (one round trip, pop3.LoginList). A server without UIDL
+//     is refused: without stable ids nothing can be deleted or recorded
+//     safely.
 //  2. Identification (read-only): TOP n 0 for messages larger than a few
 //     KiB gives the header; fingerprint.Parser computes the same
 //     Message-ID and key-header hash the scan computed for local copies.
@@ -31,8 +33,14 @@
 //     were written to a temporary file while being retrieved, and are
 //     committed durably, fsync included); then the messages to delete go
 //     through one choke point (deleteVerified) that checks the evidence
-//     again and refuses a UIDL the server listed twice; then QUIT. Only a
-//     +OK to QUIT is a commit.
+//     again and refuses a UIDL the server listed twice; then QUIT, only
+//     after every DELE reply was read. Only a +OK to QUIT is a commit.
+//
+// Every phase keeps all of its commands in flight, so on a link with a
+// long round trip a reconcile costs its bytes plus about a dozen round
+// trips (connection, greeting, CAPA, the login flight, TCP slow start, the
+// TOP, RETR and DELE phases, QUIT), not one per message; bench/wan
+// measures it over an emulated 100 Mbit/s, 50 ms line.
 //
 // A dry run (the default) sends no DELE and ends with QUIT, so it changes
 // nothing on the server; it writes nothing locally either.
