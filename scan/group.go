@@ -137,15 +137,24 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 			}
 		}
 	})
-	ord, ch = nil, nil // collectable while the bodies are hashed
 	sort.Ints(need)
+	before := len(r.Messages)
 	if err := r.HashBodies(ctx, need, 0); err != nil {
 		return nil, nil, err
 	}
-	// Indices moved if a message became unreadable; sort again either way,
-	// now down to the body hash.
 	need = nil
-	ord, ch = r.byCandidate()
+	if len(r.Messages) != before {
+		// Indices moved: a message became unreadable. Sort again.
+		ord, ch = r.byCandidate()
+	} else {
+		// Only body hashes changed: each run of one header identity is
+		// put in body-hash order (the tail of byCandidate's order).
+		forRuns(ord, same, func(run []int32) {
+			if len(run) > 1 {
+				slices.SortFunc(run, r.cmpBody)
+			}
+		})
+	}
 	sameBody := func(a, b int32) bool {
 		x, y := &r.Messages[a], &r.Messages[b]
 		return x.HasBody && y.HasBody && x.BodyHash == y.BodyHash
@@ -221,18 +230,25 @@ func (r *Result) byCandidate() ([]int32, []uint64) {
 		if c := cmp.Compare(x.KeyHash, y.KeyHash); c != 0 && xid == "" {
 			return c
 		}
-		if x.HasBody != y.HasBody {
-			if x.HasBody {
-				return -1
-			}
-			return 1
-		}
-		if c := cmp.Compare(x.BodyHash, y.BodyHash); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
+		return r.cmpBody(a, b)
 	})
 	return ord, ch
+}
+
+// cmpBody orders copies of one header identity: hashed bodies first, by
+// body hash, then by position.
+func (r *Result) cmpBody(a, b int32) int {
+	x, y := &r.Messages[a], &r.Messages[b]
+	if x.HasBody != y.HasBody {
+		if x.HasBody {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(x.BodyHash, y.BodyHash); c != 0 {
+		return c
+	}
+	return cmp.Compare(a, b)
 }
 
 // sameCandidate reports whether messages a and b share a header identity.

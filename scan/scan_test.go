@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -399,5 +400,30 @@ func TestPathPieces(t *testing.T) {
 		if d, n := res.pathParts(m); d+n != res.Path(m) {
 			t.Errorf("pieces %q + %q, path %q", d, n, res.Path(m))
 		}
+	}
+}
+
+// TestScanLeavesAccessTimes: a scan reads with O_NOATIME where it may, so
+// that even the access times of the store stay as they were (on a
+// relatime mount, a read of a file whose atime is older than its mtime
+// would update it).
+func TestScanLeavesAccessTimes(t *testing.T) {
+	md := filepath.Join(t.TempDir(), "Maildir")
+	mkMaildir(t, md)
+	p := filepath.Join(md, "cur", "1.A,S=40:2,S")
+	put(t, p, msg("a@x", "A", "x\n"))
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(p, old, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Scan(context.Background(), []string{md}, Options{HashAll: true}); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Unix(st.Atim.Sec, st.Atim.Nsec); !got.Equal(old) {
+		t.Errorf("access time %v after the scan, want %v", got, old)
 	}
 }
