@@ -16,7 +16,10 @@ import (
 
 // delayConn delivers every write delay after it was made, like a link with
 // that one-way latency: replies to pipelined commands overlap their delays,
-// replies in lock-step pay one delay each. Writes are copied and queued.
+// replies in lock-step pay one delay each. Writes are copied and queued;
+// the queue holds 65,536 writes, so a server answering a long pipeline in
+// small writes is not held back by the delay line itself (with 1,024 it
+// could write only 1,024 replies per delay).
 type delayConn struct {
 	net.Conn
 	delay time.Duration
@@ -32,7 +35,7 @@ type delayed struct {
 }
 
 func newDelayConn(c net.Conn, d time.Duration) *delayConn {
-	dc := &delayConn{Conn: c, delay: d, ch: make(chan delayed, 1024), done: make(chan struct{})}
+	dc := &delayConn{Conn: c, delay: d, ch: make(chan delayed, 1<<16), done: make(chan struct{})}
 	go dc.loop()
 	return dc
 }
