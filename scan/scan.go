@@ -7,9 +7,12 @@
 // store: it does not move files from new/ to cur/ (go-maildir's Unseen
 // would), it does not take locks, and it opens files read-only.
 //
-// Scan returns a Result with a small fixed record per message; bodies of
-// large messages are hashed only where their header identities collide
-// (Result.Duplicates does that), unless Options.HashAll is set.
+// Scan returns a Result with a small fixed record per message. A Maildir
+// file's header block is read first; its body is hashed in the same pass
+// when the header identity was met before, when the whole file came in
+// the first read, or once duplicates are common in the store (see read);
+// Result.Duplicates hashes the rest of the bodies whose identities
+// collide. Options.HashAll hashes every body in the first pass.
 package scan
 
 import (
@@ -110,6 +113,9 @@ type Result struct {
 
 	strs arena // Maildir names and X-UIDL values of the records
 
+	longMu sync.Mutex
+	long   []string // Message-IDs of 65535 bytes or more (see setPrint)
+
 	dirsOnce  sync.Once
 	dirPrefix []string // see pathParts
 }
@@ -124,22 +130,39 @@ func (r *Result) Name(m *Message) string { return r.strs.get(strRef{m.nameOff, m
 
 // setPrint stores a Print made by one of r's parsers (see parser): its
 // strings are in the arena already.
-func (r *Result) setPrint(m *Message, pr fingerprint.Print) error {
-	if len(pr.MessageID) > 0xffff {
-		return errors.New("Message-ID longer than 65535 bytes: not fingerprinted")
+func (r *Result) setPrint(m *Message, pr fingerprint.Print) {
+	if len(pr.MessageID) >= longID {
+		// Too long for an arena reference (hostile or broken mail): kept
+		// whole beside the records, so that identity stays exact.
+		r.longMu.Lock()
+		r.long = append(r.long, strings.Clone(pr.MessageID))
+		m.idOff, m.idLen = uint32(len(r.long)-1), longID
+		r.longMu.Unlock()
+	} else {
+		id := r.strs.ref(pr.MessageID)
+		m.idOff, m.idLen = id.off, id.n
 	}
-	id := r.strs.ref(pr.MessageID)
-	m.idOff, m.idLen, m.KeyHash = id.off, id.n, pr.KeyHash
+	m.KeyHash = pr.KeyHash
 	m.BodyHash, m.HasBody = pr.BodyHash, pr.HasBody
 	if pr.XUIDL != "" && m.xuidlLen == 0 {
 		ref := r.strs.ref(pr.XUIDL)
 		m.xuidlOff, m.xuidlLen = ref.off, ref.n
 	}
-	return nil
 }
 
 // MessageID returns m's normalised Message-ID, or "" when it has none.
-func (r *Result) MessageID(m *Message) string { return r.strs.get(strRef{m.idOff, m.idLen}) }
+func (r *Result) MessageID(m *Message) string {
+	if m.idLen == longID {
+		r.longMu.Lock()
+		defer r.longMu.Unlock()
+		return r.long[m.idOff]
+	}
+	return r.strs.get(strRef{m.idOff, m.idLen})
+}
+
+// longID is the length at which a Message-ID is kept in Result.long: a
+// record's idLen then says so, and idOff is the index there.
+const longID = 0xffff
 
 // parser returns a Parser whose strings go straight into r's arena.
 func (r *Result) parser() *fingerprint.Parser {
@@ -533,13 +556,11 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 			var n int64
 			for i := range jobs {
 				m := &r.Messages[i]
-				pr, err := r.readMaildir(w, m, head, want)
-				if err == nil {
-					err = r.setPrint(m, pr)
-				}
-				if err != nil {
+				if pr, err := r.readMaildir(w, m, head, want); err != nil {
 					bad[i] = true
 					skip(Skipped{Path: r.Path(m), Reason: err.Error()}, m.Source)
+				} else {
+					r.setPrint(m, pr)
 				}
 				n += m.Size
 				if opts.Progress != nil {
@@ -958,13 +979,11 @@ func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path strin
 		if prog != nil {
 			prog.Add(1, res.m.Size)
 		}
-		if res.err == nil {
-			res.err = r.setPrint(&res.m, res.pr)
-		}
 		if res.err != nil {
 			skipped = append(skipped, Skipped{Path: path, Index: int(res.m.Index), Reason: res.err.Error()})
 			continue
 		}
+		r.setPrint(&res.m, res.pr)
 		msgs = append(msgs, res.m)
 	}
 	skipped = append(skipped, split...)

@@ -427,3 +427,28 @@ func TestScanLeavesAccessTimes(t *testing.T) {
 		t.Errorf("access time %v after the scan, want %v", got, old)
 	}
 }
+
+// TestLongMessageID: Message-IDs too long for an arena reference keep
+// their exact identity: equal ones group, ones that differ in the last
+// byte do not.
+func TestLongMessageID(t *testing.T) {
+	md := filepath.Join(t.TempDir(), "Maildir")
+	mkMaildir(t, md)
+	long := strings.Repeat("i", 70<<10)
+	put(t, filepath.Join(md, "cur", "1.A:2,"), msg(long+"a@x", "A", "same\n"))
+	put(t, filepath.Join(md, "cur", "2.B:2,"), msg(long+"a@x", "A", "same\n"))
+	put(t, filepath.Join(md, "cur", "3.C:2,"), msg(long+"b@x", "A", "same\n"))
+	res, err := Scan(context.Background(), []string{md}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, err := res.Duplicates(context.Background(), KeepFirst)
+	if err != nil || len(g) != 1 || len(g[0].Copies) != 2 || g[0].Key.MessageID != long+"a@x" {
+		t.Fatalf("groups %d, err %v", len(g), err)
+	}
+	for i := range res.Messages {
+		if id := res.MessageID(&res.Messages[i]); len(id) != len(long)+3 {
+			t.Errorf("message %d: Message-ID of %d bytes", i, len(id))
+		}
+	}
+}
