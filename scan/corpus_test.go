@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -127,4 +129,50 @@ func TestRealCorpusDedupe(t *testing.T) {
 		}
 	}
 	t.Logf("%d originals, %d fingerprinted, %d groups, %d skipped copies", n, len(origKey), len(groups), len(res.Skipped))
+}
+
+// TestRealMboxSegments: the real mbox files read in many segments, each by
+// its own splitter, give exactly the messages, ordinals, offsets, sizes,
+// identities and skips of one sequential pass.
+func TestRealMboxSegments(t *testing.T) {
+	needCorpus(t)
+	files, _ := filepath.Glob(filepath.Join(realCorpus, "enron-mbox/*.mbox"))
+	if len(files) == 0 {
+		t.Fatal("no enron mbox files")
+	}
+	type view struct {
+		Index        int32
+		Offset, Size int64
+		Key          fingerprint.Key
+	}
+	pass := func() ([]view, []Skipped) {
+		res, err := Scan(context.Background(), files, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v []view
+		for i := range res.Messages {
+			m := &res.Messages[i]
+			v = append(v, view{m.Index, m.Offset, m.Size, res.Key(m)})
+		}
+		return v, res.Skipped
+	}
+	seqMsgs, seqSkips := pass()
+	old, procs := mboxMinSegment, runtime.GOMAXPROCS(16)
+	mboxMinSegment = 4 << 10
+	defer func() { mboxMinSegment = old; runtime.GOMAXPROCS(procs) }()
+	for _, f := range files {
+		if fi, _ := os.Stat(f); fi != nil && fi.Size() > 64<<10 {
+			fd, _ := os.Open(f)
+			if segs := mboxSegments(fd, fi.Size(), 16); len(segs) < 2 {
+				t.Errorf("%s: %d segments of %d bytes", f, len(segs), fi.Size())
+			}
+			fd.Close()
+		}
+	}
+	parMsgs, parSkips := pass()
+	if !reflect.DeepEqual(seqMsgs, parMsgs) || !reflect.DeepEqual(seqSkips, parSkips) {
+		t.Fatalf("segmented pass differs: %d messages, %d skipped; sequential %d, %d", len(parMsgs), len(parSkips), len(seqMsgs), len(seqSkips))
+	}
+	t.Logf("%d messages, %d skipped, identical in both passes", len(seqMsgs), len(seqSkips))
 }

@@ -175,6 +175,31 @@ func FuzzMboxReader(f *testing.F) {
 		if off != int64(len(data)) {
 			t.Fatalf("messages cover %d of %d bytes", off, len(data))
 		}
+		// A split point for parallel splitting is a boundary of this
+		// sequential pass, and splitting there changes nothing.
+		starts := map[int64]int{}
+		for i, e := range ref.envs {
+			starts[e.Offset] = i
+		}
+		for from := int64(0); from < int64(len(data)); from += 1 + int64(len(data))/64 {
+			x, ok := splitPoint(bytes.NewReader(data), from, int64(len(data)))
+			if !ok {
+				continue
+			}
+			i, boundary := starts[x]
+			if !boundary || x < from {
+				t.Fatalf("split point %d (from %d) is not a message boundary:\n%s", x, from, ref)
+			}
+			tail := splitMbox(t, NewMboxReader(bytes.NewReader(data[x:])), 32<<10)
+			if tail.err != nil || len(tail.envs) != len(ref.envs)-i {
+				t.Fatalf("split at %d: %d messages after it, want %d (%v)", x, len(tail.envs), len(ref.envs)-i, tail.err)
+			}
+			for k, e := range tail.envs {
+				if w := ref.envs[i+k]; e.Offset+x != w.Offset || e.Length != w.Length || e.From != w.From {
+					t.Fatalf("split at %d: message %d differs", x, i+k+1)
+				}
+			}
+		}
 
 		// The same split whatever the read sizes.
 		h := fnv.New64a()

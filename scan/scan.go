@@ -577,12 +577,11 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 	mboxDone := make(chan struct{})
 	go func() {
 		defer close(mboxDone)
-		p := r.parser()
 		for si := range r.Sources {
 			if r.Sources[si].Kind != Mbox {
 				continue
 			}
-			msgs, skipped, err := r.readMbox(ctx, p, r.Sources[si].Path, int32(si), opts.Progress)
+			msgs, skipped, err := r.readMbox(ctx, r.Sources[si].Path, int32(si), opts.Progress)
 			if err != nil && mboxErr == nil {
 				mboxErr = err
 			}
@@ -883,19 +882,21 @@ const (
 type mboxJob struct {
 	m         Message
 	buf       []byte
+	seg       int // the segment it was split from (see mboxSegments)
 	truncated bool
 }
 
 type mboxResult struct {
 	m   Message
 	pr  fingerprint.Print
+	seg int
 	err error
 }
 
 // readMbox fingerprints every message of one mbox file in one sequential
 // pass: this goroutine reads and splits, workers hash copies of the
 // messages, so hashing does not slow the read.
-func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path string, src int32, prog Progress) ([]Message, []Skipped, error) {
+func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Progress) ([]Message, []Skipped, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, []Skipped{{Path: path, Reason: "cannot read: " + err.Error()}}, nil
@@ -906,11 +907,12 @@ func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path strin
 		return nil, []Skipped{{Path: path, Reason: "cannot stat: " + err.Error()}}, nil
 	}
 	var (
-		jobs    = make(chan mboxJob, mboxBuffers)
-		results = make(chan mboxResult, 2*mboxBuffers)
-		pool    = make(chan []byte, mboxBuffers)
-		wg      sync.WaitGroup
-		split   []Skipped // splitting errors, from the reader goroutine
+		jobs     = make(chan mboxJob, mboxBuffers)
+		results  = make(chan mboxResult, 2*mboxBuffers)
+		pool     = make(chan []byte, mboxBuffers)
+		wg       sync.WaitGroup
+		split    []Skipped // splitting errors, from the splitter goroutines
+		splitSeg []int     // the segment of each
 	)
 	for range mboxBuffers {
 		pool <- nil
@@ -927,68 +929,197 @@ func (r *Result) readMbox(ctx context.Context, p *fingerprint.Parser, path strin
 					err = lastErr
 				}
 				pool <- j.buf[:0]
-				results <- mboxResult{j.m, pr, err}
+				results <- mboxResult{j.m, pr, j.seg, err}
+			}
+		}()
+	}
+	// Large files are split at message boundaries into one segment per
+	// core, each read by its own splitter: finding the boundaries is the
+	// serial part of the pass. Ordinals are numbered per segment and made
+	// global below.
+	segs := mboxSegments(f, fi.Size(), runtime.GOMAXPROCS(0))
+	counts := make([]int, len(segs)) // messages met per segment
+	failed := len(segs)              // the first segment that could not be split to its end
+	var splitMu sync.Mutex
+	var splitters sync.WaitGroup
+	for si := range segs {
+		splitters.Add(1)
+		go func() {
+			defer splitters.Done()
+			seg := segs[si]
+			p := r.parser()
+			mr := NewMboxReader(io.NewSectionReader(f, seg.off, seg.end-seg.off))
+			defer func() { counts[si] = mr.n }()
+			for ctx.Err() == nil {
+				env, body, err := mr.Next()
+				if err == io.EOF {
+					return
+				}
+				if err != nil {
+					splitMu.Lock()
+					split = append(split, Skipped{Path: path, Index: mr.n, Reason: "cannot split mbox: " + err.Error()})
+					splitSeg = append(splitSeg, si)
+					failed = min(failed, si)
+					splitMu.Unlock()
+					return
+				}
+				off := seg.off + env.Offset
+				last := off+env.Length == fi.Size()
+				buf := <-pool
+				buf, complete, rerr := readUpTo(body, buf, mboxInline)
+				m := Message{Source: src, Index: int32(env.Index), Offset: off}
+				if t := FromLineTime(env.From); !t.IsZero() {
+					m.Arrival = t.Unix()
+				} else {
+					m.Arrival = fi.ModTime().Unix()
+				}
+				if complete && rerr == nil {
+					m.Size = env.Length
+					jobs <- mboxJob{m, buf, si, last && !endsWithNewline(f, fi.Size())}
+					continue
+				}
+				// Too large to copy: hash it here as it streams by.
+				var pr fingerprint.Print
+				if rerr == nil {
+					pr, rerr = p.Sum(io.MultiReader(bytes.NewReader(buf), body), -1, true)
+				}
+				if _, err := io.Copy(io.Discard, body); err != nil && rerr == nil {
+					rerr = err
+				}
+				pool <- buf[:0]
+				m.Size = env.Length
+				if rerr == nil && last && !endsWithNewline(f, fi.Size()) {
+					rerr = lastErr
+				}
+				results <- mboxResult{m, pr, si, rerr}
 			}
 		}()
 	}
 	go func() {
 		defer func() { wg.Wait(); close(results) }()
 		defer close(jobs)
-		mr := NewMboxReader(f)
-		for ctx.Err() == nil {
-			env, body, err := mr.Next()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				split = append(split, Skipped{Path: path, Index: mr.n, Reason: "cannot split mbox: " + err.Error()})
-				return
-			}
-			buf := <-pool
-			buf, complete, rerr := readUpTo(body, buf, mboxInline)
-			m := Message{Source: src, Index: int32(env.Index), Offset: env.Offset}
-			if t := FromLineTime(env.From); !t.IsZero() {
-				m.Arrival = t.Unix()
-			} else {
-				m.Arrival = fi.ModTime().Unix()
-			}
-			if complete && rerr == nil {
-				m.Size = env.Length
-				jobs <- mboxJob{m, buf, env.Offset+env.Length == fi.Size() && !endsWithNewline(f, fi.Size())}
-				continue
-			}
-			// Too large to copy: hash it here as it streams by.
-			var pr fingerprint.Print
-			if rerr == nil {
-				pr, rerr = p.Sum(io.MultiReader(bytes.NewReader(buf), body), -1, true)
-			}
-			if _, err := io.Copy(io.Discard, body); err != nil && rerr == nil {
-				rerr = err
-			}
-			pool <- buf[:0]
-			m.Size = env.Length
-			if rerr == nil && env.Offset+env.Length == fi.Size() && !endsWithNewline(f, fi.Size()) {
-				rerr = lastErr
-			}
-			results <- mboxResult{m, pr, rerr}
-		}
+		splitters.Wait()
 	}()
 	var msgs []Message
 	var skipped []Skipped
+	var msgSeg, skipSeg []int
 	for res := range results {
 		if prog != nil {
 			prog.Add(1, res.m.Size)
 		}
 		if res.err != nil {
 			skipped = append(skipped, Skipped{Path: path, Index: int(res.m.Index), Reason: res.err.Error()})
+			skipSeg = append(skipSeg, res.seg)
 			continue
 		}
 		r.setPrint(&res.m, res.pr)
 		msgs = append(msgs, res.m)
+		msgSeg = append(msgSeg, res.seg)
 	}
 	skipped = append(skipped, split...)
+	skipSeg = append(skipSeg, splitSeg...)
+	// Global ordinals; a segment that could not be split to its end ends
+	// the file's messages there, as one sequential pass would have.
+	base := make([]int, len(segs)+1)
+	for i, n := range counts {
+		base[i+1] = base[i] + n
+	}
+	kept := msgs[:0]
+	for i, m := range msgs {
+		if msgSeg[i] <= failed {
+			m.Index += int32(base[msgSeg[i]])
+			kept = append(kept, m)
+		}
+	}
+	msgs = kept
+	keptSkips := skipped[:0]
+	for i, sk := range skipped {
+		if skipSeg[i] <= failed {
+			sk.Index += base[skipSeg[i]]
+			keptSkips = append(keptSkips, sk)
+		}
+	}
+	skipped = keptSkips
 	sort.Slice(msgs, func(i, j int) bool { return msgs[i].Index < msgs[j].Index })
 	return msgs, skipped, ctx.Err()
+}
+
+// mboxSegment is a byte range of an mbox file that starts at a message
+// boundary and ends at one (or at the end of the file).
+type mboxSegment struct{ off, end int64 }
+
+// mboxMinSegment: files smaller than this many bytes per core are read
+// by one splitter.
+var mboxMinSegment int64 = 16 << 20 // a variable for the tests
+
+// mboxSegments cuts an mbox into up to n segments at boundaries where a
+// sequential pass surely splits too (see splitPoint); where none is found
+// near a cut, the neighbouring segments stay one.
+func mboxSegments(f io.ReaderAt, size int64, n int) []mboxSegment {
+	n = min(n, int(size/mboxMinSegment))
+	starts := []int64{0}
+	for i := 1; i < n; i++ {
+		if x, ok := splitPoint(f, size*int64(i)/int64(n), size); ok && x > starts[len(starts)-1] {
+			starts = append(starts, x)
+		}
+	}
+	segs := make([]mboxSegment, len(starts))
+	for i, s := range starts {
+		end := size
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		segs[i] = mboxSegment{s, end}
+	}
+	return segs
+}
+
+// splitPoint finds, within 1 MiB after from, the offset of a From_ line
+// that any sequential pass of MboxReader takes for a message boundary: it
+// looks like an envelope line, follows an empty line, and the line before
+// that empty line is neither missing nor a "From " line (so the empty
+// line is body, not the start of a message right after its From_ line,
+// which MboxReader treats differently).
+func splitPoint(f io.ReaderAt, from, size int64) (int64, bool) {
+	const back, window = 64 << 10, 1 << 20
+	lo := max(from-back, 0)
+	buf := make([]byte, min(size, from+window)-lo)
+	n, err := f.ReadAt(buf, lo)
+	if err != nil && err != io.EOF {
+		return 0, false
+	}
+	buf = buf[:n]
+	for i := int(from - lo); i < len(buf); {
+		x := bytes.Index(buf[i:], []byte("\nFrom "))
+		if x < 0 {
+			return 0, false
+		}
+		at := i + x + 1 // the From_ line
+		i = at
+		eol := bytes.IndexByte(buf[at:], '\n')
+		if eol < 0 || !looksLikeFromLine(bytes.TrimRight(buf[at:at+eol], "\r")) {
+			continue
+		}
+		// The empty line before: "\n\n" or "\n\r\n" ending at at-1.
+		blank := at - 2
+		if blank >= 0 && buf[blank] == '\r' {
+			blank--
+		}
+		if blank < 0 || buf[blank] != '\n' {
+			continue
+		}
+		// The line before the empty one: whole, not empty, not "From ".
+		prev := bytes.LastIndexByte(buf[:blank], '\n') + 1
+		if prev == 0 && lo > 0 {
+			continue // longer than the look-back: take no risk
+		}
+		line := bytes.TrimRight(buf[prev:blank], "\r")
+		if len(line) == 0 || bytes.HasPrefix(line, []byte("From ")) {
+			continue
+		}
+		return lo + int64(at), true
+	}
+	return 0, false
 }
 
 // readUpTo appends r's bytes to buf until EOF (complete) or limit bytes.
