@@ -3,9 +3,20 @@ package report
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/popdedupe/popdedupe/scan"
 )
 
 const hexDigits = "0123456789abcdef"
+
+// jsonPlain marks the bytes encoding/json writes as they are: printable
+// ASCII but the quote and the backslash.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // appendJSONString appends s as encoding/json writes a string with HTML
 // escaping off: quotes, backslash and control characters escaped, invalid
@@ -14,8 +25,23 @@ const hexDigits = "0123456789abcdef"
 // encoding/json byte for byte.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendJSONChars(b, s)
+	return append(b, '"')
+}
+
+// appendJSONChars appends the escaped characters of s, without quotes: a
+// string split where no multi-byte character is cut escapes as its pieces.
+func appendJSONChars(b []byte, s string) []byte {
+	// The common case first: printable ASCII with nothing to escape.
+	i := 0
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		return append(b, s...)
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -60,53 +86,79 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
-// appendGroupJSON appends g as WriteJSON indents it inside the "groups"
-// array of a report (six spaces for its fields).
-func appendGroupJSON(b []byte, g Group) []byte {
-	ref := func(b []byte, in string, r Ref) []byte {
+// escapedDirs remembers the escaped form of the directories paths start
+// with: a store has a handful, its copies number in the millions.
+type escapedDirs map[string][]byte
+
+func (e *escapedDirs) get(dir string) []byte {
+	if *e == nil {
+		*e = escapedDirs{}
+	}
+	esc, ok := (*e)[dir]
+	if !ok {
+		esc = appendJSONChars(nil, dir)
+		(*e)[dir] = esc
+	}
+	return esc
+}
+
+// appendScanGroupJSON appends g as WriteJSON indents groupOf(res, g)
+// inside the "groups" array of a report (six spaces for its fields),
+// straight from the scan's records: no Group, no path string per copy (the path is
+// escaped in its two pieces, a directory ending in a slash and a name).
+func appendScanGroupJSON(b []byte, res *scan.Result, g scan.Group, dirs *escapedDirs) []byte {
+	ref := func(b []byte, in string, i int) []byte {
+		m := &res.Messages[i]
+		dir, name := res.PathParts(m)
 		b = append(b, "{\n"...)
 		b = append(b, in...)
-		b = append(b, `  "path": `...)
-		b = appendJSONString(b, r.Path)
-		b = append(b, ",\n"...)
+		b = append(b, `  "path": "`...)
+		b = appendJSONChars(append(b, dirs.get(dir)...), name)
+		b = append(b, "\",\n"...)
 		b = append(b, in...)
 		b = append(b, `  "index": `...)
-		b = strconv.AppendInt(b, int64(r.Index), 10)
+		b = strconv.AppendInt(b, int64(m.Index), 10)
 		b = append(b, '\n')
 		b = append(b, in...)
 		return append(b, '}')
 	}
+	keep := &res.Messages[g.Keep()]
 	b = append(b, "    {\n      \"message_id\": "...)
-	b = appendJSONString(b, g.MessageID)
-	b = append(b, ",\n      \"body_hash\": "...)
-	b = appendJSONString(b, g.BodyHash)
-	b = append(b, ",\n      \"keep\": "...)
-	b = ref(b, "      ", g.Keep)
+	b = appendJSONString(b, res.MessageID(keep))
+	b = append(b, ",\n      \"body_hash\": \""...)
+	h := strconv.AppendUint(make([]byte, 0, 16), keep.BodyHash, 16)
+	for range 16 - len(h) {
+		b = append(b, '0')
+	}
+	b = append(b, h...)
+	b = append(b, "\",\n      \"keep\": "...)
+	b = ref(b, "      ", g.Keep())
 	b = append(b, ",\n      \"copies\": ["...)
-	for i, c := range g.Copies {
-		if i > 0 {
+	var extra int64
+	for n, i := range g.Copies {
+		if n > 0 {
 			b = append(b, ',')
+			extra += res.Messages[i].Size
 		}
 		b = append(b, "\n        "...)
-		b = ref(b, "        ", c)
+		b = ref(b, "        ", i)
 	}
 	if len(g.Copies) > 0 {
 		b = append(b, "\n      "...)
 	}
 	b = append(b, "],\n      \"extra_bytes\": "...)
-	b = strconv.AppendInt(b, g.ExtraBytes, 10)
-	if len(g.Arrivals) > 0 {
+	b = strconv.AppendInt(b, extra, 10)
+	if len(g.Copies) > 0 {
 		b = append(b, ",\n      \"arrivals\": ["...)
-		for i, a := range g.Arrivals {
-			if i > 0 {
+		for n, i := range g.Copies {
+			if n > 0 {
 				b = append(b, ',')
 			}
 			b = append(b, "\n        "...)
-			b = strconv.AppendInt(b, a, 10)
+			b = strconv.AppendInt(b, res.Messages[i].Arrival, 10)
 		}
 		b = append(b, "\n      ]"...)
 	}

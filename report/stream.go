@@ -28,8 +28,9 @@ func WriteScanJSON(w io.Writer, command string, res *scan.Result, groups []scan.
 	bw.Write(before)
 	bw.WriteString("\n  \"groups\": [\n")
 	var gb []byte
+	var dirs escapedDirs
 	for n, g := range groups {
-		gb = appendGroupJSON(gb[:0], groupOf(res, g))
+		gb = appendScanGroupJSON(gb[:0], res, g, &dirs)
 		if n < len(groups)-1 {
 			gb = append(gb, ',')
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,18 +82,38 @@ func TestAppendJSONString(t *testing.T) {
 	}
 }
 
-// Groups with odd paths and IDs stream exactly as encoding/json writes them.
-func TestAppendGroupJSON(t *testing.T) {
-	g := Group{MessageID: "id \"q\" \xff", BodyHash: "00ff", Keep: Ref{Path: "/a\nb", Index: 0},
-		Copies: []Ref{{Path: "/a\nb"}, {Path: "/m\u2028box", Index: 7}}, ExtraBytes: 42, Arrivals: []int64{1, -2}}
-	var want bytes.Buffer
-	enc := json.NewEncoder(&want)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("    ", "  ")
-	if err := enc.Encode(g); err != nil {
+// Groups with odd paths and IDs stream exactly as encoding/json writes
+// them (the streamed writer escapes a path in two pieces, the directory
+// and the name).
+func TestWriteScanJSONOddNames(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "odd \"dir\"\u2028\\", "Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg := "From: a@b\nSubject: odd\nMessage-ID: <id \"q\" \xff\u2029@X>\n\nbody\n"
+	for _, name := range []string{"1.A\nb:2,S", "2.B\xff\xfe:2,", "3.C\x01\t\"\\:2,F", "4.D caf\xc3\xa9:2,"} {
+		if err := os.WriteFile(filepath.Join(dir, "cur", name), []byte(msg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := scan.Scan(context.Background(), []string{dir}, scan.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(appendGroupJSON(nil, g)) + "\n"; got != "    "+want.String() {
-		t.Fatalf("got\n%s\nwant\n    %s", got, want.String())
+	groups, conflicts, err := res.Duplicates(context.Background(), scan.KeepOldest)
+	if err != nil || len(groups) != 1 || len(groups[0].Copies) != 4 {
+		t.Fatalf("%v, groups %+v", err, groups)
+	}
+	var full, streamed bytes.Buffer
+	if err := WriteJSON(&full, FromScan("scan", res, groups, conflicts)); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteScanJSON(&streamed, "scan", res, groups, conflicts); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(full.Bytes(), streamed.Bytes()) {
+		t.Fatalf("streamed JSON differs:\n%s", firstDiff(full.String(), streamed.String()))
 	}
 }

@@ -212,6 +212,10 @@ func (r *Result) pathParts(m *Message) (string, string) {
 	return r.dirPrefix[2*int(m.Source)+int(m.Sub)], r.Name(m)
 }
 
+// PathParts returns Path(m) in two pieces, a directory ending in a slash
+// (or the mbox file's path) and a name (or ""), without building it.
+func (r *Result) PathParts(m *Message) (dir, name string) { return r.pathParts(m) }
+
 // Kind returns the kind of m's source.
 func (r *Result) Kind(m *Message) Kind { return r.Sources[m.Source].Kind }
 
