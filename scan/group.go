@@ -310,6 +310,17 @@ func (r *Result) cmpFirst(i, j int) int {
 	if c := cmp.Compare(r.Sources[x.Source].Store, r.Sources[y.Source].Store); c != 0 {
 		return c
 	}
+	r.dirsOnce.Do(r.prepareDirs)
+	if r.dirRank != nil {
+		dx, dy := 2*int(x.Source)+int(x.Sub), 2*int(y.Source)+int(y.Sub)
+		if c := cmp.Compare(r.dirRank[dx], r.dirRank[dy]); c != 0 {
+			return c
+		}
+		if c := strings.Compare(r.Name(x), r.Name(y)); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Index, y.Index)
+	}
 	dx, nx := r.pathParts(x)
 	dy, ny := r.pathParts(y)
 	if c := cmpJoined(dx, nx, dy, ny); c != 0 {

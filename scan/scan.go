@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,7 +118,8 @@ type Result struct {
 	long   []string // Message-IDs of 65535 bytes or more (see setPrint)
 
 	dirsOnce  sync.Once
-	dirPrefix []string // see pathParts
+	dirPrefix []string // see prepareDirs
+	dirRank   []int32
 }
 
 // XUIDL returns the value of m's X-UIDL header (a POP3 client's note of
@@ -201,15 +203,46 @@ func (r *Result) pathParts(m *Message) (string, string) {
 	if s.Kind == Mbox {
 		return s.Path, ""
 	}
-	r.dirsOnce.Do(func() {
-		r.dirPrefix = make([]string, 2*len(r.Sources))
-		for i := range r.Sources {
-			for sub, name := range subdirs {
+	r.dirsOnce.Do(r.prepareDirs)
+	return r.dirPrefix[2*int(m.Source)+int(m.Sub)], r.Name(m)
+}
+
+// prepareDirs sets dirPrefix, the path of every source's cur/ and new/
+// with its final slash (for mbox files the file's path), and dirRank,
+// their ranks in byte order, so that cmpFirst can compare two paths by a
+// rank and a name. That holds unless a Maildir directory's path is a
+// proper prefix of another one's (a Maildir named inside another's cur/):
+// dirRank is left nil then and paths are compared whole.
+func (r *Result) prepareDirs() {
+	r.dirPrefix = make([]string, 2*len(r.Sources))
+	for i := range r.Sources {
+		for sub, name := range subdirs {
+			if r.Sources[i].Kind == Mbox {
+				r.dirPrefix[2*i+sub] = r.Sources[i].Path
+			} else {
 				r.dirPrefix[2*i+sub] = filepath.Join(r.Sources[i].Path, name) + string(filepath.Separator)
 			}
 		}
-	})
-	return r.dirPrefix[2*int(m.Source)+int(m.Sub)], r.Name(m)
+	}
+	ord := make([]int, len(r.dirPrefix))
+	for i := range ord {
+		ord[i] = i
+	}
+	slices.SortFunc(ord, func(a, b int) int { return strings.Compare(r.dirPrefix[a], r.dirPrefix[b]) })
+	rank := make([]int32, len(ord))
+	for k, i := range ord {
+		if k > 0 {
+			prev, cur := r.dirPrefix[ord[k-1]], r.dirPrefix[i]
+			rank[i] = rank[ord[k-1]]
+			if prev != cur {
+				rank[i]++
+			}
+			if prev != cur && strings.HasPrefix(cur, prev) && r.Sources[ord[k-1]/2].Kind == Maildir {
+				return // names would decide between these: compare whole paths
+			}
+		}
+	}
+	r.dirRank = rank
 }
 
 // PathParts returns Path(m) in two pieces, a directory ending in a slash

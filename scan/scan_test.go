@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -451,4 +452,53 @@ func TestLongMessageID(t *testing.T) {
 			t.Errorf("message %d: Message-ID of %d bytes", i, len(id))
 		}
 	}
+}
+
+// TestFirstOrderByRank: the "first" order compares directories by rank and
+// then names; it must order exactly as the whole paths do, and fall back
+// to whole paths when a Maildir lies inside another one's cur/.
+func TestFirstOrderByRank(t *testing.T) {
+	d := t.TempDir()
+	for _, md := range []string{"M", "M.b", "Ma", "M/.F", "M/.F.G", "N", "N/cur/sub"} {
+		mkMaildir(t, filepath.Join(d, md))
+	}
+	names := []string{"1.A:2,", "1.A:2,S", "10.B", "2.C:2,F", "1.A"}
+	for i, md := range []string{"M", "M.b", "Ma", "M/.F", "M/.F.G", "N", "N/cur/sub"} {
+		for j, n := range names {
+			sub := "cur"
+			if (i+j)%3 == 0 {
+				sub = "new"
+			}
+			put(t, filepath.Join(d, md, sub, n), msg(fmt.Sprintf("%d.%d@x", i, j), "x", "x\n"))
+		}
+	}
+	put(t, filepath.Join(d, "M.box"), mboxOf(msg("b1@x", "x", "x\n"), msg("b2@x", "x", "x\n")))
+	check := func(stores []string, wantRank bool) {
+		res, err := Scan(context.Background(), stores, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(res.Messages)
+		t.Logf("%d messages in %d sources, %d skipped", n, len(res.Sources), len(res.Skipped))
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				x, y := &res.Messages[i], &res.Messages[j]
+				want := cmp.Compare(res.Sources[x.Source].Store, res.Sources[y.Source].Store)
+				if want == 0 {
+					want = strings.Compare(res.Path(x), res.Path(y))
+				}
+				if want == 0 {
+					want = cmp.Compare(x.Index, y.Index)
+				}
+				if got := res.cmpFirst(i, j); got != want {
+					t.Fatalf("cmpFirst(%s#%d, %s#%d) = %d, want %d", res.Path(x), x.Index, res.Path(y), y.Index, got, want)
+				}
+			}
+		}
+		if (res.dirRank != nil) != wantRank {
+			t.Errorf("stores %v: by rank %v, want %v", stores, res.dirRank != nil, wantRank)
+		}
+	}
+	check([]string{d}, true)
+	check([]string{filepath.Join(d, "N"), filepath.Join(d, "N/cur/sub"), filepath.Join(d, "M")}, false)
 }
