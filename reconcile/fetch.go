@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -109,6 +110,7 @@ func newFetcher(spec string, apply bool) (*fetcher, string, error) {
 		}
 	}
 	if apply {
+		f.removeLeftovers()
 		// Fail now, before the login, if the target is not writable.
 		t, err := f.tempFile()
 		if err != nil {
@@ -191,14 +193,37 @@ func (t *tempFile) Close() error {
 // Name is the file's path.
 func (t *tempFile) Name() string { return t.name }
 
+// targetPrefix starts the names of the temporary files fetched for this
+// target: ".popdedupe-fetch-", a hash of the target's name, "-". Two mbox
+// files in one directory get different ones.
+func (f *fetcher) targetPrefix() string {
+	h := fnv.New32a()
+	h.Write([]byte(filepath.Base(f.path)))
+	return filepath.Join(f.tmp, fmt.Sprintf(".popdedupe-fetch-%08x-", h.Sum32()))
+}
+
+// removeLeftovers removes the temporary files a killed run fetched for
+// this target and never committed (RELIABILITY.md K2). It runs under the
+// target's run lock (the caller holds it), so no live run owns them; and
+// nothing was deleted on the server for them, since a DELE waits for the
+// commit. A Maildir's tmp/ is only searched for our own names.
+func (f *fetcher) removeLeftovers() {
+	old, _ := filepath.Glob(f.targetPrefix() + "*")
+	for _, p := range old {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+			os.Remove(p)
+		}
+	}
+}
+
 // tempFile creates a temporary file for one retrieved message, named
-// after this run (a random part drawn once), so O_EXCL fails only on a
-// name another program took.
+// after its target and this run (a random part drawn once), so O_EXCL
+// fails only on a name another program took.
 func (f *fetcher) tempFile() (*tempFile, error) {
 	if f.prefix == "" {
 		var b [6]byte
 		rand.Read(b[:])
-		f.prefix = filepath.Join(f.tmp, ".popdedupe-fetch-"+hex.EncodeToString(b[:])+"-")
+		f.prefix = f.targetPrefix() + hex.EncodeToString(b[:]) + "-"
 	}
 	var err error
 	for try := 0; try < 100; try++ {

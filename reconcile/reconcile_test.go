@@ -429,3 +429,47 @@ func TestStateRebuild(t *testing.T) {
 		t.Errorf("entries %+v (arrivals %v)", ents, arrivals)
 	}
 }
+
+// TestFetchRemovesLeftovers: temporary copies that a killed run fetched
+// for the target and never committed are removed by the next run (under
+// the target's run lock); another target's in the same directory stay.
+func TestFetchRemovesLeftovers(t *testing.T) {
+	for _, kind := range []string{"maildir", "mbox"} {
+		t.Run(kind, func(t *testing.T) {
+			srv := newServer(t, pop3test.Config{}, mail(1), mail(2))
+			root := t.TempDir()
+			dir := maildir(t, filepath.Join(root, "Maildir"))
+			put(t, dir, mail(1), 0, "")
+			target := filepath.Join(root, "Recovered")
+			if kind == "mbox" {
+				target = filepath.Join(root, "recovered.mbox")
+			}
+			probe := &fetcher{path: target, tmp: root}
+			if kind == "maildir" {
+				maildir(t, target)
+				probe.tmp = filepath.Join(target, "tmp")
+			}
+			dead := probe.targetPrefix() + "0a0b0c0d0e0f-7"
+			other := (&fetcher{path: filepath.Join(root, "other.mbox"), tmp: probe.tmp}).targetPrefix() + "0a0b0c0d0e0f-1"
+			for _, p := range []string{dead, other} {
+				if err := os.WriteFile(p, mail(9), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := opts(srv)
+			o.DeleteSaved, o.Apply, o.FetchMissing = true, true, target
+			if _, err := Run(context.Background(), scanStores(t, dir), o); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if _, err := os.Stat(dead); !os.IsNotExist(err) {
+				t.Errorf("the dead run's temporary copy is still there: %v", err)
+			}
+			if _, err := os.Stat(other); err != nil {
+				t.Errorf("another target's temporary copy was touched: %v", err)
+			}
+			if left := srv.Messages(testUser); len(left) != 0 {
+				t.Errorf("left on server: %v", uids(left))
+			}
+		})
+	}
+}
