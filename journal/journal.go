@@ -171,6 +171,21 @@ func (j *Journal) Path() string { return j.path }
 // Close closes the file.
 func (j *Journal) Close() error { return j.f.Close() }
 
+// DiscardIfEmpty removes the journal when nothing was recorded in it (a
+// run refused before its first step), so that no empty journal is left
+// for an admin to wonder about, and reports whether it did. A journal
+// with any line is kept.
+func (j *Journal) DiscardIfEmpty() (bool, error) {
+	fi, err := j.f.Stat()
+	if err != nil || fi.Size() > 0 {
+		return false, err
+	}
+	if err := os.Remove(j.path); err != nil {
+		return false, fmt.Errorf("journal: %w", err)
+	}
+	return true, syncDir(filepath.Dir(j.path))
+}
+
 // Begin records that the step e is about to be taken: it gives e the next
 // step number, state Begin and the time, and returns it once it is on
 // disk. data, when not nil, is marshalled into e.Data.

@@ -145,6 +145,12 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 
 	out, runErr := reconcile.Run(ctx, res, *o)
+	if runErr != nil && o.Journal != nil {
+		// Refused before its first step: no empty journal is left.
+		if gone, err := o.Journal.DiscardIfEmpty(); err == nil && gone {
+			jpath = ""
+		}
+	}
 	if errors.Is(runErr, reconcile.ErrUsage) {
 		runErr = fmt.Errorf("%w: %w", errUsage, runErr)
 	}

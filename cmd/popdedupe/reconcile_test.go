@@ -509,3 +509,36 @@ func TestStateWithRealClients(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileRefusedLeavesNoJournal: a reconcile --apply refused before
+// its first step (here a fetch target whose last message is torn) leaves
+// no empty journal behind (RELIABILITY.md N3); one that did work keeps it.
+func TestReconcileRefusedLeavesNoJournal(t *testing.T) {
+	home := cliEnv(t)
+	srv := pop3test.NewServer(t, pop3test.Config{})
+	srv.AddUser(rcUser, rcPass)
+	srv.AddMessage(rcUser, "U0", rcMail(0))
+	srv.AddMessage(rcUser, "U1", rcMail(1))
+	local := filepath.Join(home, "Maildir")
+	rcPut(t, local, rcMail(0))
+	torn := filepath.Join(home, "torn.mbox")
+	if err := os.WriteFile(torn, []byte("From a@b Mon Jan  2 15:04:05 2006\nSubject: x\n\ncut sh"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	journals := func() []string {
+		js, _ := filepath.Glob(filepath.Join(home, "state", "popdedupe", "journal-*.jsonl"))
+		return js
+	}
+	base := []string{"reconcile", "--server", srv.Addr(), "--user", rcUser, "--tls", "none", "--apply", "--delete-saved"}
+	code, out, _ := cli(t, append(base, "--fetch-missing", torn, "--json", local)...)
+	if j := decode(t, out); code == exitOK || j.Journal != "" || len(journals()) != 0 {
+		t.Errorf("refused run: exit %d, journal %q, journals on disk %v", code, j.Journal, journals())
+	}
+	if len(srv.Messages(rcUser)) != 2 {
+		t.Errorf("the refused run changed the server")
+	}
+	code, out, _ = cli(t, append(base, "--json", local)...)
+	if j := decode(t, out); code != exitOK || j.Journal == "" || len(journals()) != 1 {
+		t.Errorf("run that deleted: exit %d, journal %q, journals on disk %v", code, j.Journal, journals())
+	}
+}
