@@ -316,21 +316,22 @@ func (s *Server) accept() {
 
 // session is one connection.
 type session struct {
-	s       *Server
-	cfg     Config
-	conn    net.Conn // the TCP connection, a delay line over it, or TLS over either
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	tlsOn   bool
-	faults  bool
-	id      int // connection number, from 1
-	step    int
-	stamp   string
-	user    string // after USER
-	mb      *mailbox
-	msgs    []*msg // the maildrop as of login; numbers are index+1
-	deleted []bool
-	retrd   []bool
+	s        *Server
+	cfg      Config
+	conn     net.Conn // the TCP connection, a delay line over it, or TLS over either
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	tlsOn    bool
+	faults   bool
+	id       int // connection number, from 1
+	step     int
+	stamp    string
+	user     string // after USER
+	mb       *mailbox
+	unlocked bool   // the maildrop's lock released (QUIT)
+	msgs     []*msg // the maildrop as of login; numbers are index+1
+	deleted  []bool
+	retrd    []bool
 }
 
 var errDrop = errors.New("drop connection")
@@ -351,12 +352,18 @@ func newSession(s *Server, conn net.Conn, cfg Config, n int) *session {
 }
 
 func (ss *session) close() {
-	if ss.mb != nil {
+	ss.unlock()
+	ss.conn.Close()
+}
+
+// unlock releases the session's hold on its maildrop, once.
+func (ss *session) unlock() {
+	if ss.mb != nil && !ss.unlocked {
 		ss.s.mu.Lock()
 		ss.mb.locked = false
 		ss.s.mu.Unlock()
+		ss.unlocked = true
 	}
-	ss.conn.Close()
 }
 
 func (ss *session) reply(format string, args ...any) {
@@ -806,7 +813,11 @@ func (ss *session) quit() error {
 		ss.reply("+OK Logging out.")
 		return errDrop
 	}
+	// The maildrop is unlocked before the reply (RFC 1939 section 6: the
+	// UPDATE state ends the session's hold on it), so a client that logs
+	// in again right after +OK is not refused with [IN-USE].
 	if ss.faults && ss.cfg.QuitErr {
+		ss.unlock()
 		ss.reply("-ERR some deleted messages not removed")
 		return errDrop
 	}
@@ -822,6 +833,7 @@ func (ss *session) quit() error {
 	s.stats.Commits++
 	s.stats.Deleted += len(gone)
 	s.mu.Unlock()
+	ss.unlock()
 	ss.reply("+OK Logging out, %d messages deleted.", len(gone))
 	return errDrop
 }
