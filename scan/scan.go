@@ -1001,7 +1001,9 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 					return
 				}
 				off := seg.off + env.Offset
-				last := off+env.Length == fi.Size()
+				// The file's last message? (env.Length is known once the
+				// body has been read.)
+				last := func() bool { return off+env.Length == fi.Size() }
 				buf := <-pool
 				buf, complete, rerr := readUpTo(body, buf, mboxInline)
 				m := Message{Source: src, Index: int32(env.Index), Offset: off}
@@ -1012,7 +1014,7 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 				}
 				if complete && rerr == nil {
 					m.Size = env.Length
-					jobs <- mboxJob{m, buf, si, last && !endsWithNewline(f, fi.Size())}
+					jobs <- mboxJob{m, buf, si, last() && !endsWithNewline(f, fi.Size())}
 					continue
 				}
 				// Too large to copy: hash it here as it streams by.
@@ -1025,7 +1027,7 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 				}
 				pool <- buf[:0]
 				m.Size = env.Length
-				if rerr == nil && last && !endsWithNewline(f, fi.Size()) {
+				if rerr == nil && last() && !endsWithNewline(f, fi.Size()) {
 					rerr = lastErr
 				}
 				results <- mboxResult{m, pr, si, rerr}

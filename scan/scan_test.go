@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -501,4 +502,37 @@ func TestFirstOrderByRank(t *testing.T) {
 	}
 	check([]string{d}, true)
 	check([]string{filepath.Join(d, "N"), filepath.Join(d, "N/cur/sub"), filepath.Join(d, "M")}, false)
+}
+
+// TestMboxLastMessageWithoutNewline: the last message of an mbox without a
+// final newline (cut short, or still being written) is skipped with its
+// reason, read in one segment or in several.
+func TestMboxLastMessageWithoutNewline(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 40; i++ {
+		b.WriteString(mboxOf(msg(fmt.Sprintf("m%d@x", i), "S", strings.Repeat("line of text\n", 20))))
+	}
+	b.WriteString(mboxOf(msg("last@x", "S", "no newline at the end")))
+	data := strings.TrimRight(b.String(), "\n")
+	p := filepath.Join(t.TempDir(), "box.mbox")
+	put(t, p, data)
+	for _, segments := range []bool{false, true} {
+		if segments {
+			old, procs := mboxMinSegment, runtime.GOMAXPROCS(4)
+			mboxMinSegment = 512
+			defer func() { mboxMinSegment = old; runtime.GOMAXPROCS(procs) }()
+			f, _ := os.Open(p)
+			if n := len(mboxSegments(f, int64(len(data)), 4)); n < 2 {
+				t.Fatalf("%d segments", n)
+			}
+			f.Close()
+		}
+		res, err := Scan(context.Background(), []string{p}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Messages) != 40 || len(res.Skipped) != 1 || res.Skipped[0].Index != 41 || !strings.Contains(res.Skipped[0].Reason, "no final newline") {
+			t.Errorf("segments %v: %d messages, skipped %+v", segments, len(res.Messages), res.Skipped)
+		}
+	}
 }
