@@ -117,3 +117,37 @@ func TestWriteScanJSONOddNames(t *testing.T) {
 		t.Fatalf("streamed JSON differs:\n%s", firstDiff(full.String(), streamed.String()))
 	}
 }
+
+// WriteJSONList writes exactly what WriteJSON writes for the whole value.
+func TestWriteJSONList(t *testing.T) {
+	type elem struct {
+		A string            `json:"a"`
+		B map[string]int    `json:"b,omitempty"`
+		C []string          `json:"c"`
+		D *struct{ X bool } `json:"d,omitempty"`
+	}
+	type doc struct {
+		Head  string `json:"head"`
+		Items []elem `json:"items"`
+		Tail  []int  `json:"tail"`
+		Last  string `json:"last,omitempty"`
+	}
+	items := []elem{{A: "<html> & \"q\" \u2028", B: map[string]int{"z": 1, "a": 2}}, {C: []string{}}, {A: "x", C: []string{"1", "2"}, D: &struct{ X bool }{true}}}
+	for _, n := range []int{0, 1, 3} {
+		for _, last := range []string{"", "end"} {
+			full := doc{Head: "h", Items: items[:n], Tail: []int{1}, Last: last}
+			var want, got bytes.Buffer
+			if err := WriteJSON(&want, full); err != nil {
+				t.Fatal(err)
+			}
+			empty := full
+			empty.Items = []elem{}
+			if err := WriteJSONList(&got, empty, "items", n, func(i int) any { return items[i] }); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%d items, last %q:\n%s", n, last, firstDiff(want.String(), got.String()))
+			}
+		}
+	}
+}

@@ -183,7 +183,17 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if runErr != nil {
 			j.Error = runErr.Error()
 		}
-		if err := report.WriteJSON(stdout, j); err != nil {
+		// The server messages one at a time (200,000 of them would
+		// otherwise be held twice more while encoded).
+		msgs := []reconcile.Message(nil)
+		if out != nil {
+			msgs, out.Messages = out.Messages, []reconcile.Message{}
+		}
+		err := report.WriteJSONList(stdout, j, "messages", len(msgs), func(i int) any { return &msgs[i] })
+		if out != nil {
+			out.Messages = msgs
+		}
+		if err != nil {
 			return err
 		}
 		if runErr != nil {
