@@ -567,20 +567,35 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 	// repeats the open and the header), so it pays only in stores where
 	// few identities collide: after a duplicate-download incident nearly
 	// every message has copies, and every body is hashed in one pass.
+	//
+	// Whether duplicates are common is judged early: in a store read in
+	// no particular order, the share of messages met before grows with
+	// the share read, so after n of N messages with h met before, about
+	// h*N/n^2 of the store are later copies. From one in commonDuplicates
+	// on, every body is hashed.
 	head, want := headRead, wantAll
+	var common atomic.Bool // duplicates are common: read and hash everything
 	if !opts.HashAll {
 		seen := newSeenSet(len(r.Messages))
 		var met, hits atomic.Int64
+		all := int64(len(r.Messages))
 		want = func(messageID string, keyHash uint64) bool {
 			n := met.Add(1)
 			if seen.add(candidateHash(messageID, keyHash)) {
 				hits.Add(1)
 				return true
 			}
-			return hits.Load()*commonDuplicates >= n
+			if common.Load() {
+				return true
+			}
+			if n >= minJudged && hits.Load()*all*commonDuplicates >= n*n {
+				common.Store(true) // from now on files are read whole at once
+				return true
+			}
+			return false
 		}
 	} else {
-		head = 64 << 10 // everything is read: in as few calls as possible
+		common.Store(true)
 	}
 	dirs := r.openDirs()
 	defer closeDirs(dirs)
@@ -593,7 +608,11 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 			var n int64
 			for i := range jobs {
 				m := &r.Messages[i]
-				if pr, err := r.readMaildir(w, m, head, want); err != nil {
+				h := head
+				if common.Load() {
+					h = wholeRead // everything is read: in as few calls as possible
+				}
+				if pr, err := r.readMaildir(w, m, h, want); err != nil {
 					bad[i] = true
 					skip(Skipped{Path: r.Path(m), Reason: err.Error()}, m.Source)
 				} else {
@@ -673,12 +692,20 @@ feed:
 // whose identity turns out unique costs one small copy, not its size.
 const headRead = 8 << 10
 
+// wholeRead is the first read of a file whose body will be hashed: the
+// parser's whole buffer, which holds most messages.
+const wholeRead = 64 << 10
+
 // wantAll asks for every body.
 func wantAll(string, uint64) bool { return true }
 
-// commonDuplicates: when at least one message in this many has an
-// identity met before, the first pass hashes every body (see read).
-const commonDuplicates = 32
+// commonDuplicates: when at least one message in this many looks like a
+// later copy, the first pass hashes every body (see read); minJudged
+// messages are read before that is judged.
+const (
+	commonDuplicates = 32
+	minJudged        = 256
+)
 
 // readMaildir fingerprints one Maildir file with as few system calls as
 // possible (a scan makes millions of them): open, one read into the
@@ -812,8 +839,10 @@ func candidateHash(messageID string, keyHash uint64) uint64 {
 // seenSet remembers, approximately and without locks, which header
 // identities the first pass has met: a message whose identity was met
 // before is a likely duplicate, so its body is hashed while its file is
-// open. A false "seen" only costs a body hash; the exact grouping is done
-// later by Duplicates. Two bytes per message.
+// open. It is a Bloom filter of two bits per identity in 32 per message:
+// a false "seen" (about 1 in 250) only costs a body hash and nudges the
+// judgement of whether duplicates are common; the exact grouping is done
+// later by Duplicates. Four bytes per message, while the pass runs.
 type seenSet struct {
 	words []uint64
 	mask  uint64
@@ -821,7 +850,7 @@ type seenSet struct {
 
 func newSeenSet(n int) *seenSet {
 	bits := uint64(1 << 16)
-	for bits < uint64(n)*16 {
+	for bits < uint64(n)*32 {
 		bits <<= 1
 	}
 	return &seenSet{words: make([]uint64, bits/64), mask: bits - 1}
@@ -829,9 +858,14 @@ func newSeenSet(n int) *seenSet {
 
 // add marks h and reports whether it was marked before.
 func (s *seenSet) add(h uint64) bool {
-	i := (h ^ h>>31) & s.mask
-	bit := uint64(1) << (i & 63)
-	return atomic.OrUint64(&s.words[i>>6], bit)&bit != 0
+	seen := true
+	for _, i := range [2]uint64{h & s.mask, (h>>32 ^ h*0x9e3779b97f4a7c15) & s.mask} {
+		bit := uint64(1) << (i & 63)
+		if atomic.OrUint64(&s.words[i>>6], bit)&bit == 0 {
+			seen = false
+		}
+	}
+	return seen
 }
 
 // readFull reads from fd into buf until it is full or the file ends.
@@ -1262,7 +1296,7 @@ func (r *Result) rehash(w *fileReader, m *Message) error {
 	if r.Kind(m) == Maildir {
 		// The raw read path of the first pass, reading everything now.
 		again := *m
-		pr, err := r.readMaildir(w, &again, 64<<10, wantAll)
+		pr, err := r.readMaildir(w, &again, wholeRead, wantAll)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/popdedupe/popdedupe/internal/corpusgen"
 )
 
 func msg(id, subject, body string) string {
@@ -533,6 +535,39 @@ func TestMboxLastMessageWithoutNewline(t *testing.T) {
 		}
 		if len(res.Messages) != 40 || len(res.Skipped) != 1 || res.Skipped[0].Index != 41 || !strings.Contains(res.Skipped[0].Reason, "no final newline") {
 			t.Errorf("segments %v: %d messages, skipped %+v", segments, len(res.Messages), res.Skipped)
+		}
+	}
+}
+
+// TestHeaderFirstJudgement: in an incident store, where half the messages
+// have copies, the first pass soon hashes every body (one pass over each
+// file is cheapest there); in a store without duplicates it reads headers
+// only and hashes almost no large body.
+func TestHeaderFirstJudgement(t *testing.T) {
+	for _, share := range []float64{0.5, 0} {
+		opts := corpusgen.DefaultOptions(7, 2000)
+		opts.MinSize, opts.MeanSize, opts.MaxSize = 16<<10, 20<<10, 40<<10
+		opts.DupShare = share
+		dir := filepath.Join(t.TempDir(), "md")
+		if _, err := corpusgen.WriteMaildir(dir, opts); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Scan(context.Background(), []string{dir}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashed := 0
+		for i := range res.Messages {
+			if res.Messages[i].HasBody {
+				hashed++
+			}
+		}
+		frac := float64(hashed) / float64(len(res.Messages))
+		t.Logf("duplicate share %.1f: %d of %d bodies hashed in the first pass", share, hashed, len(res.Messages))
+		// (A store without duplicates still has a few: conflicts, and
+		// messages without Message-ID whose key headers agree.)
+		if share > 0 && frac < 0.9 || share == 0 && frac > 0.05 {
+			t.Errorf("duplicate share %.1f: %.2f of the bodies hashed in the first pass", share, frac)
 		}
 	}
 }
