@@ -45,8 +45,8 @@ const (
 // envChild carries the parent's network namespace to the child Main starts.
 const envChild = "POPDEDUPE_NETEM_PARENT_NETNS"
 
-// unavailable is why New cannot work in this process (set by Main).
-var unavailable = errors.New("netem: call netem.Main from TestMain")
+// errUnavailable is why New cannot work in this process (set by Main).
+var errUnavailable = errors.New("netem: call netem.Main from TestMain")
 
 // Main runs the package's tests inside a private network namespace; call it
 // from TestMain: os.Exit(netem.Main(m)). The test binary runs again with
@@ -55,12 +55,12 @@ var unavailable = errors.New("netem: call netem.Main from TestMain")
 // tests run here and New returns the reason.
 func Main(m *testing.M) int {
 	if parent := os.Getenv(envChild); parent != "" {
-		unavailable = childSetup(parent)
+		errUnavailable = childSetup(parent)
 		return m.Run()
 	}
 	ino, err := netnsInode("/proc/self/ns/net")
 	if err != nil {
-		unavailable = fmt.Errorf("netem: %w", err)
+		errUnavailable = fmt.Errorf("netem: %w", err)
 		return m.Run()
 	}
 	cmd := exec.Command(os.Args[0], os.Args[1:]...)
@@ -75,7 +75,7 @@ func Main(m *testing.M) int {
 	case errors.As(err, &ee):
 		return ee.ExitCode()
 	}
-	unavailable = fmt.Errorf("netem: cannot make a private network namespace (root needed): %w", err)
+	errUnavailable = fmt.Errorf("netem: cannot make a private network namespace (root needed): %w", err)
 	return m.Run()
 }
 
@@ -140,8 +140,8 @@ type Link struct {
 
 // New sets the link up; Close tears it down.
 func New(cfg Config) (*Link, error) {
-	if unavailable != nil {
-		return nil, unavailable
+	if errUnavailable != nil {
+		return nil, errUnavailable
 	}
 	if cfg.MTU == 0 {
 		cfg.MTU = 1500
