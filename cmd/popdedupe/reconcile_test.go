@@ -78,6 +78,18 @@ func cliEnv(t *testing.T) string {
 	return home
 }
 
+// rcServer is a fake POP3 server with the test user and n messages,
+// U0..U(n-1) holding rcMail(0)..rcMail(n-1).
+func rcServer(t *testing.T, n int) *pop3test.Server {
+	t.Helper()
+	srv := pop3test.NewServer(t, pop3test.Config{})
+	srv.AddUser(rcUser, rcPass)
+	for i := 0; i < n; i++ {
+		srv.AddMessage(rcUser, fmt.Sprintf("U%d", i), rcMail(i))
+	}
+	return srv
+}
+
 // rcJSON is the part of the reconcile JSON the tests read.
 type rcJSON struct {
 	Version  int    `json:"version"`
@@ -134,11 +146,7 @@ func decodeOne[T any](t *testing.T, out string) T {
 // apply, JSON, exit codes, and the password in no output at all.
 func TestReconcileCLI(t *testing.T) {
 	home := cliEnv(t)
-	srv := pop3test.NewServer(t, pop3test.Config{})
-	srv.AddUser(rcUser, rcPass)
-	for i := 0; i < 6; i++ {
-		srv.AddMessage(rcUser, fmt.Sprintf("U%d", i), rcMail(i))
-	}
+	srv := rcServer(t, 6)
 	local := filepath.Join(home, "Maildir")
 	for i := 0; i < 6; i += 2 {
 		rcPut(t, local, rcMail(i))
@@ -235,8 +243,7 @@ func TestReconcileCLI(t *testing.T) {
 // sent; a password file others can read is refused; no --password flag.
 func TestReconcileCLIUsage(t *testing.T) {
 	home := cliEnv(t)
-	srv := pop3test.NewServer(t, pop3test.Config{})
-	srv.AddUser(rcUser, rcPass)
+	srv := rcServer(t, 0)
 	local := filepath.Join(home, "Maildir")
 	rcPut(t, local, rcMail(1))
 	pwFile := filepath.Join(home, "pw")
@@ -515,10 +522,7 @@ func TestStateWithRealClients(t *testing.T) {
 // no empty journal behind (RELIABILITY.md N3); one that did work keeps it.
 func TestReconcileRefusedLeavesNoJournal(t *testing.T) {
 	home := cliEnv(t)
-	srv := pop3test.NewServer(t, pop3test.Config{})
-	srv.AddUser(rcUser, rcPass)
-	srv.AddMessage(rcUser, "U0", rcMail(0))
-	srv.AddMessage(rcUser, "U1", rcMail(1))
+	srv := rcServer(t, 2)
 	local := filepath.Join(home, "Maildir")
 	rcPut(t, local, rcMail(0))
 	torn := filepath.Join(home, "torn.mbox")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"github.com/popdedupe/popdedupe/internal/corpusgen"
 	"github.com/popdedupe/popdedupe/internal/dovecottest"
 	"github.com/popdedupe/popdedupe/journal"
-	"github.com/popdedupe/popdedupe/pop3/pop3test"
 	"github.com/popdedupe/popdedupe/report"
 )
 
@@ -86,12 +84,8 @@ func deletedHadEvidence(t *testing.T, j repairJSON) int {
 // 3 copies of the even messages locally, the odd ones missing.
 func TestRepairFakeServer(t *testing.T) {
 	home := cliEnv(t)
-	srv := pop3test.NewServer(t, pop3test.Config{})
-	srv.AddUser(rcUser, rcPass)
 	const n = 8
-	for i := 0; i < n; i++ {
-		srv.AddMessage(rcUser, fmt.Sprintf("U%d", i), rcMail(i))
-	}
+	srv := rcServer(t, n)
 	local := filepath.Join(home, "Maildir")
 	for i := 0; i < n; i += 2 {
 		for c := 0; c < 3; c++ {
@@ -216,10 +210,7 @@ func TestRepairFakeServer(t *testing.T) {
 // other copy is in the quarantine, and the server copy must stay.
 func TestRepairEvidenceAfterDedupe(t *testing.T) {
 	home := cliEnv(t)
-	srv := pop3test.NewServer(t, pop3test.Config{})
-	srv.AddUser(rcUser, rcPass)
-	srv.AddMessage(rcUser, "U0", rcMail(0))
-	srv.AddMessage(rcUser, "U1", rcMail(1))
+	srv := rcServer(t, 2)
 	local := filepath.Join(home, "Maildir")
 	for _, i := range []int{0, 0, 1, 1} {
 		rcPut(t, local, rcMail(i))
@@ -336,9 +327,7 @@ func TestHelpAndVersion(t *testing.T) {
 // TestReportFlag: scan, dedupe and reconcile write the HTML page too.
 func TestReportFlag(t *testing.T) {
 	home := cliEnv(t)
-	srv := pop3test.NewServer(t, pop3test.Config{})
-	srv.AddUser(rcUser, rcPass)
-	srv.AddMessage(rcUser, "U0", rcMail(0))
+	srv := rcServer(t, 1)
 	local := filepath.Join(home, "Maildir")
 	rcPut(t, local, rcMail(0))
 	rcPut(t, local, rcMail(0))
