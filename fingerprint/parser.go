@@ -221,8 +221,9 @@ func (p *Parser) Buffer() []byte { return p.buf }
 // SumRead fingerprints a message whose first n bytes the caller has read
 // into Buffer()[:n]; r supplies the rest, and size is the whole length
 // when known (else -1). After the header block, wantBody is called with
-// the header identity (the Print's MessageID and KeyHash); the body is hashed when it returns true or when the
-// whole message is already in the buffer (which costs no I/O). Otherwise
+// the header identity (the Print's MessageID and KeyHash); the body is
+// hashed when it returns true or when the whole message is already in
+// the buffer (which costs no I/O). Otherwise
 // SumRead stops after the header (HasBody false) and reads no further:
 // a scan reads bodies only where header identities collide.
 func (p *Parser) SumRead(n int, r io.Reader, size int64, wantBody func(messageID string, keyHash uint64) bool) (Print, error) {
@@ -439,10 +440,15 @@ func clip(b []byte) string {
 }
 
 // collapse appends v to out, trimmed, with every run of SP, HTAB, CR or LF
-// turned into one space. Runs of other bytes are copied whole: values are
-// mostly words with single spaces, and this runs for six fields of every
+// turned into one space.
+func collapse(out, v []byte) []byte { return appendWords(out, v, " ") }
+
+// appendWords appends the runs of v that are not SP, HTAB, CR or LF to
+// dst, with sep between them. Runs are copied whole: values are mostly
+// words with single spaces, and this runs for six fields of every
 // message.
-func collapse(out, v []byte) []byte {
+func appendWords(dst, v []byte, sep string) []byte {
+	first := true
 	for len(v) > 0 {
 		i := 0
 		for i < len(v) && isWSP(v[i]) {
@@ -451,18 +457,19 @@ func collapse(out, v []byte) []byte {
 		if i == len(v) {
 			break
 		}
-		if i > 0 && len(out) > 0 {
-			out = append(out, ' ')
+		if !first {
+			dst = append(dst, sep...)
 		}
+		first = false
 		v = v[i:]
 		j := 0
 		for j < len(v) && !isWSP(v[j]) {
 			j++
 		}
-		out = append(out, v[:j]...)
+		dst = append(dst, v[:j]...)
 		v = v[j:]
 	}
-	return out
+	return dst
 }
 
 func isWSP(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
@@ -482,17 +489,7 @@ func appendMessageID(dst, v []byte) []byte {
 		}
 	}
 	start := len(dst)
-	for len(v) > 0 {
-		i := 0
-		for i < len(v) && !isWSP(v[i]) {
-			i++
-		}
-		dst = append(dst, v[:i]...)
-		for i < len(v) && isWSP(v[i]) {
-			i++
-		}
-		v = v[i:]
-	}
+	dst = appendWords(dst, v, "")
 	if at := bytes.LastIndexByte(dst[start:], '@'); at >= 0 {
 		for k := start + at; k < len(dst); k++ {
 			if c := dst[k]; 'A' <= c && c <= 'Z' {
