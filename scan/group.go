@@ -171,16 +171,16 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 	var conflicts []Conflict
 	forRuns(ord, same, func(run []int32) {
 		versions := 0
-		forRuns(run, sameBody, func(same []int32) {
-			if !r.Messages[same[0]].HasBody {
+		forRuns(run, sameBody, func(copies []int32) {
+			if !r.Messages[copies[0]].HasBody {
 				return // alone under its header identity: not a duplicate
 			}
 			versions++
-			if len(same) < 2 {
+			if len(copies) < 2 {
 				return
 			}
-			idx := make([]int, len(same))
-			for k, i := range same {
+			idx := make([]int, len(copies))
+			for k, i := range copies {
 				idx[k] = int(i)
 			}
 			r.order(idx, rule)

@@ -438,16 +438,7 @@ func (r *Result) list() error {
 		name     strRef
 		src, sub int32
 	}
-	// In fixed chunks: a growing slice would copy itself and leave
-	// garbage several times its final size.
-	var chunks [][]entry
-	add := func(e entry) {
-		if len(chunks) == 0 || len(chunks[len(chunks)-1]) == cap(chunks[len(chunks)-1]) {
-			chunks = append(chunks, make([]entry, 0, 16<<10))
-		}
-		c := &chunks[len(chunks)-1]
-		*c = append(*c, e)
-	}
+	var ents chunked[entry]
 	buf := make([]byte, 64<<10)
 	for si := range r.Sources {
 		s := &r.Sources[si]
@@ -465,7 +456,7 @@ func (r *Result) list() error {
 					s.Skipped++
 					return
 				}
-				add(entry{r.strs.add(unsafe.String(&n[0], len(n))), int32(si), int32(sub)})
+				ents.add(entry{r.strs.add(unsafe.String(&n[0], len(n))), int32(si), int32(sub)})
 			})
 			if err != nil {
 				r.Skipped = append(r.Skipped, Skipped{Path: dir, Reason: "cannot list folder: " + err.Error()})
@@ -473,18 +464,41 @@ func (r *Result) list() error {
 			}
 		}
 	}
-	total := 0
-	for _, c := range chunks {
-		total += len(c)
-	}
-	msgs := make([]Message, 0, total+len(r.Messages))
-	for _, c := range chunks {
-		for _, e := range c {
-			msgs = append(msgs, Message{Source: e.src, nameOff: e.name.off, nameLen: e.name.n, Sub: uint8(e.sub), Flags: ParseFlags(r.strs.get(e.name))})
-		}
-	}
+	msgs := make([]Message, 0, ents.n+len(r.Messages))
+	ents.drain(func(e entry) {
+		msgs = append(msgs, Message{Source: e.src, nameOff: e.name.off, nameLen: e.name.n, Sub: uint8(e.sub), Flags: ParseFlags(r.strs.get(e.name))})
+	})
 	r.Messages = append(msgs, r.Messages...)
 	return nil
+}
+
+// chunked gathers values in fixed chunks, for records counted in the
+// millions: a growing slice would copy itself and leave garbage several
+// times its final size. drain hands them out in order, letting each chunk
+// go once it is read, so that they can be moved into one slice of their
+// exact count without being held twice over.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+func (c *chunked[T]) add(v T) {
+	if len(c.chunks) == 0 || len(c.chunks[len(c.chunks)-1]) == cap(c.chunks[len(c.chunks)-1]) {
+		c.chunks = append(c.chunks, make([]T, 0, 16<<10))
+	}
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, v)
+	c.n++
+}
+
+func (c *chunked[T]) drain(fn func(T)) {
+	for i, ch := range c.chunks {
+		for _, v := range ch {
+			fn(v)
+		}
+		c.chunks[i] = nil
+	}
+	c.chunks, c.n = nil, 0
 }
 
 // readDir calls fn with the name and type (DT_REG, DT_DIR, ...) of every
@@ -820,16 +834,15 @@ func (w *fileReader) open(r *Result, m *Message) (int, error) {
 // for fileReader; a directory that cannot be opened gets -1 (its files
 // are then opened by path, and fail there with a clear error).
 func (r *Result) openDirs() []int {
-	dirs := make([]int, 2*len(r.Sources))
-	for si := range r.Sources {
-		for sub, name := range subdirs {
-			dirs[si*2+sub] = -1
-			if r.Sources[si].Kind != Maildir {
-				continue
-			}
-			if fd, err := unix.Open(filepath.Join(r.Sources[si].Path, name), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-				dirs[si*2+sub] = fd
-			}
+	r.dirsOnce.Do(r.prepareDirs)
+	dirs := make([]int, len(r.dirPrefix))
+	for i, dir := range r.dirPrefix {
+		dirs[i] = -1
+		if r.Sources[i/2].Kind != Maildir {
+			continue
+		}
+		if fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			dirs[i] = fd
 		}
 	}
 	return dirs
@@ -1096,7 +1109,7 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 		m   Message
 		seg int
 	}
-	var chunks [][]segMessage
+	var gathered chunked[segMessage]
 	var skipped []Skipped
 	var skipSeg []int
 	for res := range results {
@@ -1109,11 +1122,7 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 			continue
 		}
 		r.setPrint(&res.m, res.pr)
-		if len(chunks) == 0 || len(chunks[len(chunks)-1]) == cap(chunks[len(chunks)-1]) {
-			chunks = append(chunks, make([]segMessage, 0, 16<<10))
-		}
-		c := &chunks[len(chunks)-1]
-		*c = append(*c, segMessage{res.m, res.seg})
+		gathered.add(segMessage{res.m, res.seg})
 	}
 	skipped = append(skipped, split...)
 	skipSeg = append(skipSeg, splitSeg...)
@@ -1123,24 +1132,13 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 	for i, n := range counts {
 		base[i+1] = base[i] + n
 	}
-	n := 0
-	for _, c := range chunks {
-		for _, sm := range c {
-			if sm.seg <= failed {
-				n++
-			}
+	msgs := make([]Message, 0, gathered.n)
+	gathered.drain(func(sm segMessage) {
+		if sm.seg <= failed {
+			sm.m.Index += int32(base[sm.seg])
+			msgs = append(msgs, sm.m)
 		}
-	}
-	msgs := make([]Message, 0, n)
-	for i, c := range chunks {
-		for _, sm := range c {
-			if sm.seg <= failed {
-				sm.m.Index += int32(base[sm.seg])
-				msgs = append(msgs, sm.m)
-			}
-		}
-		chunks[i] = nil
-	}
+	})
 	keptSkips := skipped[:0]
 	for i, sk := range skipped {
 		if skipSeg[i] <= failed {
@@ -1325,10 +1323,11 @@ func (r *Result) HashBodies(ctx context.Context, idx []int, workers int) error {
 	return ctx.Err()
 }
 
+var errChanged = errors.New("message changed while it was being scanned")
+
 // rehash reads a message again and hashes its body. The header identity
 // must not have changed since the first read.
 func (r *Result) rehash(w *fileReader, m *Message) error {
-	changed := errors.New("message changed while it was being scanned")
 	if r.Kind(m) == Maildir {
 		// The raw read path of the first pass, reading everything now.
 		again := *m
@@ -1337,7 +1336,7 @@ func (r *Result) rehash(w *fileReader, m *Message) error {
 			return err
 		}
 		if pr.MessageID != r.MessageID(m) || pr.KeyHash != m.KeyHash || again.Size != m.Size {
-			return changed
+			return errChanged
 		}
 		m.BodyHash, m.HasBody = pr.BodyHash, true
 		return nil
@@ -1352,7 +1351,7 @@ func (r *Result) rehash(w *fileReader, m *Message) error {
 		return err
 	}
 	if pr.MessageID != r.MessageID(m) || pr.KeyHash != m.KeyHash {
-		return changed
+		return errChanged
 	}
 	m.BodyHash, m.HasBody = pr.BodyHash, true
 	return nil
