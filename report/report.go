@@ -7,13 +7,11 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/popdedupe/popdedupe/scan"
@@ -157,40 +155,18 @@ func WriteJSON(w io.Writer, v any) error {
 // (encoding/json marshals, then indents, a value whole). v must hold that
 // list empty, not nil; the list's elements are elem(0) ... elem(n-1).
 func WriteJSONList(w io.Writer, v any, key string, n int, elem func(i int) any) error {
-	var head bytes.Buffer
-	if err := WriteJSON(&head, v); err != nil {
-		return err
-	}
-	mark := "\n  " + strconv.Quote(key) + ": []"
-	before, after, ok := bytes.Cut(head.Bytes(), []byte(mark))
-	if !ok || n == 0 {
-		if !ok && n > 0 {
-			return fmt.Errorf("report: no empty list %q at the top of the JSON value", key)
-		}
-		_, err := w.Write(head.Bytes())
-		return err
-	}
-	bw := bufio.NewWriterSize(w, 256<<10)
-	bw.Write(before)
-	bw.WriteString(mark[:len(mark)-1])
 	var eb bytes.Buffer
 	enc := json.NewEncoder(&eb)
 	enc.SetIndent("    ", "  ")
 	enc.SetEscapeHTML(false)
-	for i := 0; i < n; i++ {
+	return writeSpliced(w, v, key, n, func(b []byte, i int) ([]byte, error) {
 		eb.Reset()
 		if err := enc.Encode(elem(i)); err != nil {
-			return err
+			return b, err
 		}
-		bw.WriteString("\n    ")
-		bw.Write(bytes.TrimSuffix(eb.Bytes(), []byte("\n")))
-		if i < n-1 {
-			bw.WriteByte(',')
-		}
-	}
-	bw.WriteString("\n  ]")
-	bw.Write(after)
-	return bw.Flush()
+		b = append(b, "    "...)
+		return append(b, bytes.TrimSuffix(eb.Bytes(), []byte("\n"))...), nil
+	})
 }
 
 // Bytes formats a byte count for people.
