@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -207,11 +208,14 @@ func (f *fetcher) targetPrefix() string {
 // target's run lock (the caller holds it), so no live run owns them; and
 // nothing was deleted on the server for them, since a DELE waits for the
 // commit. A Maildir's tmp/ is only searched for our own names.
+// Names are matched as strings, not as a glob: the directory's own path
+// may hold '*', '?' or '['.
 func (f *fetcher) removeLeftovers() {
-	old, _ := filepath.Glob(f.targetPrefix() + "*")
-	for _, p := range old {
-		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
-			os.Remove(p)
+	prefix := filepath.Base(f.targetPrefix())
+	ents, _ := os.ReadDir(f.tmp)
+	for _, e := range ents {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), prefix) {
+			os.Remove(filepath.Join(f.tmp, e.Name()))
 		}
 	}
 }

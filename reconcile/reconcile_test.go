@@ -437,7 +437,11 @@ func TestFetchRemovesLeftovers(t *testing.T) {
 	for _, kind := range []string{"maildir", "mbox"} {
 		t.Run(kind, func(t *testing.T) {
 			srv := newServer(t, pop3test.Config{}, mail(1), mail(2))
-			root := t.TempDir()
+			// A directory whose name would be a glob pattern.
+			root := filepath.Join(t.TempDir(), "Mail[x]*")
+			if err := os.MkdirAll(root, 0o700); err != nil {
+				t.Fatal(err)
+			}
 			dir := maildir(t, filepath.Join(root, "Maildir"))
 			put(t, dir, mail(1), 0, "")
 			target := filepath.Join(root, "Recovered")
