@@ -2,13 +2,16 @@ package reliability
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/popdedupe/popdedupe/fingerprint"
 	"github.com/popdedupe/popdedupe/internal/dovecottest"
@@ -192,21 +195,36 @@ type dovecotBox struct {
 
 func (d dovecotBox) addr() string { return d.srv.Addr }
 func (d dovecotBox) user() string { return d.name }
+
+// bodies reads the server's messages from its Maildir. A session the
+// proxy cut may still be running in Dovecot, which moves files from new/
+// to cur/ as it opens the mailbox: a file gone between the listing and
+// the read means the listing is read again (for up to two seconds).
 func (d dovecotBox) bodies(t *testing.T) [][]byte {
 	t.Helper()
-	files, err := d.srv.MessageFiles(d.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(d.srv.Maildir(d.name), f))
+	for try := 0; ; try++ {
+		files, err := d.srv.MessageFiles(d.name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, b)
+		var out [][]byte
+		moved := false
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(d.srv.Maildir(d.name), f))
+			if errors.Is(err, fs.ErrNotExist) && try < 100 {
+				moved = true
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		if !moved {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return out
 }
 
 const netMessages = 8
