@@ -133,7 +133,9 @@ func TestRealCorpusDedupe(t *testing.T) {
 
 // TestRealMboxSegments: the real mbox files read in many segments, each by
 // its own splitter, give exactly the messages, ordinals, offsets, sizes,
-// identities and skips of one sequential pass.
+// identities and skips of one sequential pass; and so does every way of
+// reading them: mapped into memory (split in place) or with read calls
+// (split while streaming).
 func TestRealMboxSegments(t *testing.T) {
 	needCorpus(t)
 	files, _ := filepath.Glob(filepath.Join(realCorpus, "enron-mbox/*.mbox"))
@@ -143,9 +145,13 @@ func TestRealMboxSegments(t *testing.T) {
 	type view struct {
 		Index        int32
 		Offset, Size int64
+		Arrival      int64
 		Key          fingerprint.Key
 	}
-	pass := func() ([]view, []Skipped) {
+	pass := func(mapped bool) ([]view, []Skipped) {
+		old := mapMboxes
+		mapMboxes = mapped
+		defer func() { mapMboxes = old }()
 		res, err := Scan(context.Background(), files, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -153,11 +159,21 @@ func TestRealMboxSegments(t *testing.T) {
 		var v []view
 		for i := range res.Messages {
 			m := &res.Messages[i]
-			v = append(v, view{m.Index, m.Offset, m.Size, res.Key(m)})
+			v = append(v, view{m.Index, m.Offset, m.Size, m.Arrival, res.Key(m)})
 		}
 		return v, res.Skipped
 	}
-	seqMsgs, seqSkips := pass()
+	seqMsgs, seqSkips := pass(false)
+	if len(seqMsgs) < 1000 {
+		t.Fatalf("only %d messages in the real mbox files", len(seqMsgs))
+	}
+	compare := func(how string, mapped bool) {
+		msgs, skips := pass(mapped)
+		if !reflect.DeepEqual(seqMsgs, msgs) || !reflect.DeepEqual(seqSkips, skips) {
+			t.Fatalf("%s differs: %d messages, %d skipped; sequential read %d, %d", how, len(msgs), len(skips), len(seqMsgs), len(seqSkips))
+		}
+	}
+	compare("mapped, default segments", true)
 	old, procs := mboxMinSegment, runtime.GOMAXPROCS(16)
 	mboxMinSegment = 4 << 10
 	defer func() { mboxMinSegment = old; runtime.GOMAXPROCS(procs) }()
@@ -170,9 +186,7 @@ func TestRealMboxSegments(t *testing.T) {
 			fd.Close()
 		}
 	}
-	parMsgs, parSkips := pass()
-	if !reflect.DeepEqual(seqMsgs, parMsgs) || !reflect.DeepEqual(seqSkips, parSkips) {
-		t.Fatalf("segmented pass differs: %d messages, %d skipped; sequential %d, %d", len(parMsgs), len(parSkips), len(seqMsgs), len(seqSkips))
-	}
-	t.Logf("%d messages, %d skipped, identical in both passes", len(seqMsgs), len(seqSkips))
+	compare("read in 16 segments", false)
+	compare("mapped in 16 segments", true)
+	t.Logf("%d messages, %d skipped, identical in every pass", len(seqMsgs), len(seqSkips))
 }

@@ -76,6 +76,25 @@ func splitMbox(t *testing.T, mr *MboxReader, bodyRead int) mboxSplit {
 	}
 }
 
+// splitInMemory splits data with the cursor that mapped files are read
+// with, in the form splitMbox gives.
+func splitInMemory(data []byte) mboxSplit {
+	var s mboxSplit
+	c := mboxCursor{data: data}
+	for {
+		off, from, body, ok, err := c.next()
+		if err != nil {
+			s.err = err
+			return s
+		}
+		if !ok {
+			return s
+		}
+		s.envs = append(s.envs, MboxMessage{Index: c.n, Offset: int64(off), Length: int64(c.pos - off), From: string(from)})
+		s.bodies = append(s.bodies, body)
+	}
+}
+
 // emptyLineEndsAt reports whether b (the bytes before a line) ends with an
 // empty line, LF or CRLF: the RFC 4155 condition for a From_ line there to
 // start a message. The line must lie wholly inside b.
@@ -130,6 +149,9 @@ func FuzzMboxReader(f *testing.F) {
 			if !errors.Is(ref.err, ErrNotMbox) || len(ref.envs) != 0 {
 				t.Fatalf("input without a From_ line first: %s; want ErrNotMbox", ref)
 			}
+			if got := splitInMemory(data); !errors.Is(got.err, ErrNotMbox) || len(got.envs) != 0 {
+				t.Fatalf("in-memory split of input without a From_ line first: %s; want ErrNotMbox", got)
+			}
 			return
 		case ref.err != nil:
 			t.Fatalf("split of in-memory data failed: %s", ref)
@@ -174,6 +196,10 @@ func FuzzMboxReader(f *testing.F) {
 		}
 		if off != int64(len(data)) {
 			t.Fatalf("messages cover %d of %d bytes", off, len(data))
+		}
+		// The in-memory splitter of mapped files makes the same split.
+		if got := splitInMemory(data); got.String() != ref.String() {
+			t.Fatalf("in-memory split differs:\n%s\nwant\n%s", got, ref)
 		}
 		// A split point for parallel splitting is a boundary of this
 		// sequential pass, and splitting there changes nothing.

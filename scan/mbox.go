@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/popdedupe/popdedupe/internal/bytesearch"
 )
 
 // MboxReader splits an mbox file (RFC 4155) into messages, byte-exact and
@@ -182,11 +184,8 @@ func (b bodyReader) Read(p []byte) (int, error) {
 func (m *MboxReader) scanBoundary(data []byte) (int, bool) {
 	i := 0
 	for {
-		// Search for "From " rather than "\nFrom ": bytes.Index keys on
-		// the first byte, and 'F' is far rarer than LF (one IndexByte
-		// call per line was the splitter's whole cost).
-		x := bytes.Index(data[i:], []byte("From "))
-		if x < 0 {
+		p := indexFromAt(data, i)
+		if p < 0 {
 			// Keep a tail that could begin a boundary split across reads.
 			if m.eof {
 				return len(data), false
@@ -197,7 +196,7 @@ func (m *MboxReader) scanBoundary(data []byte) (int, bool) {
 			}
 			return keep, false
 		}
-		j := i + x - 1 // data[j] should be the LF ending the line before "From "
+		j := p - 1 // data[j] should be the LF ending the line before "From "
 		if m.before(data, j) != '\n' {
 			i = j + 2
 			continue
@@ -222,6 +221,27 @@ func (m *MboxReader) scanBoundary(data []byte) (int, bool) {
 			continue
 		}
 		return j + 1, true
+	}
+}
+
+// indexFromAt returns the index of the first "From " in data at or after
+// i that starts data or follows a LF, or -1. It keys on a LF followed by
+// 'F', sixteen places at a time (bytes.Index keys on one byte, and a LF or
+// an 'F' is met every few dozen bytes).
+func indexFromAt(data []byte, i int) int {
+	if i == 0 && bytes.HasPrefix(data, []byte("From ")) {
+		return 0
+	}
+	for {
+		x := bytesearch.IndexPair(data[i:], '\n', 'F')
+		if x < 0 {
+			return -1
+		}
+		p := i + x + 1
+		if bytes.HasPrefix(data[p:], []byte("From ")) {
+			return p
+		}
+		i = p
 	}
 }
 

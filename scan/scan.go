@@ -979,6 +979,8 @@ const (
 	mboxBuffers = 16
 )
 
+var errNoFinalNewline = errors.New("last message has no final newline (truncated, or still being written)")
+
 type mboxJob struct {
 	m         Message
 	buf       []byte
@@ -1006,6 +1008,10 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 	if err != nil {
 		return nil, []Skipped{{Path: path, Reason: "cannot stat: " + err.Error()}}, nil
 	}
+	if data := mapFile(f, fi.Size()); data != nil {
+		defer unmapFile(data)
+		return r.readMboxMapped(ctx, path, src, data, fi.ModTime(), prog)
+	}
 	var (
 		jobs     = make(chan mboxJob, mboxBuffers)
 		results  = make(chan mboxResult, 2*mboxBuffers)
@@ -1017,7 +1023,6 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 	for range mboxBuffers {
 		pool <- nil
 	}
-	lastErr := errors.New("last message has no final newline (truncated, or still being written)")
 	for range max(1, runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
 		go func() {
@@ -1026,7 +1031,7 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 			for j := range jobs {
 				pr, err := wp.SumBytes(j.buf)
 				if err == nil && j.truncated {
-					err = lastErr
+					err = errNoFinalNewline
 				}
 				pool <- j.buf[:0]
 				results <- mboxResult{j.m, pr, j.seg, err}
@@ -1091,7 +1096,7 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 				pool <- buf[:0]
 				m.Size = env.Length
 				if rerr == nil && last() && !endsWithNewline(f, fi.Size()) {
-					rerr = lastErr
+					rerr = errNoFinalNewline
 				}
 				results <- mboxResult{m, pr, si, rerr}
 			}

@@ -1,0 +1,194 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// mboxCursor walks the messages of an mbox held in memory (a mapped file)
+// by the rules of MboxReader: the same messages, offsets and lengths, which
+// a fuzzed property holds it to. It hands out slices of the data, so that a
+// message is hashed where it lies, never copied.
+type mboxCursor struct {
+	data []byte
+	pos  int // the start of the next message's From_ line
+	n    int // messages handed out
+}
+
+// next returns the next message: its offset in data, its From_ line
+// without line end, and its body (after the From_ line, up to the next
+// message). At the end it returns ok == false; err is ErrNotMbox when the
+// data does not start with a From_ line.
+func (c *mboxCursor) next() (off int, from, body []byte, ok bool, err error) {
+	d := c.data
+	if c.pos >= len(d) {
+		return 0, nil, nil, false, nil
+	}
+	if !bytes.HasPrefix(d[c.pos:], []byte("From ")) {
+		return 0, nil, nil, false, ErrNotMbox // only at the start: bodies end at From_ lines
+	}
+	off = c.pos
+	line, bodyStart := d[off:], len(d)
+	if eol := bytes.IndexByte(line, '\n'); eol >= 0 {
+		line, bodyStart = line[:eol], off+eol+1
+	}
+	end := nextFromLine(d, bodyStart)
+	c.pos = end
+	c.n++
+	return off, bytes.TrimRight(line, "\r\n"), d[bodyStart:end], true, nil
+}
+
+// nextFromLine returns where the first message boundary at or after the
+// body start lies in d (len(d) when there is none): a line that looks like
+// an envelope line and follows an empty line of the body itself (LF or
+// CRLF), as MboxReader.scanBoundary decides it.
+func nextFromLine(d []byte, bodyStart int) int {
+	for i := bodyStart; ; {
+		p := indexFromAt(d, i) // i > 0: a "From " after a LF at or after i
+		if p < 0 {
+			return len(d)
+		}
+		i = p
+		lf := p - 1
+		if !(lf-1 >= bodyStart && d[lf-1] == '\n' || lf-2 >= bodyStart && d[lf-1] == '\r' && d[lf-2] == '\n') {
+			continue
+		}
+		line := d[p:]
+		if eol := bytes.IndexByte(line, '\n'); eol >= 0 {
+			line = line[:eol]
+		}
+		if looksLikeFromLine(line) {
+			return p
+		}
+	}
+}
+
+// mapMboxes: mbox files are mapped into memory where the system allows it
+// (a variable for the tests, which compare both ways of reading).
+var mapMboxes = true
+
+// mboxGiveBack is how many bytes of a mapped segment are hashed between two
+// madvise calls that give their pages back: the mapping's share of the RSS
+// stays about this size per core (the pages stay in the page cache).
+const mboxGiveBack = 8 << 20
+
+// errShrank is the reason given for an mbox file that was cut short while
+// it was mapped (reading past its new end faults).
+var errShrank = errors.New("the file shrank while it was being scanned (rewritten by another program?)")
+
+type mappedSegment struct {
+	msgs    chunked[Message]
+	skipped []Skipped
+	n       int  // messages met
+	failed  bool // could not be split to its end
+	fault   bool // the mapping faulted: the file shrank
+}
+
+// readMboxMapped fingerprints the messages of an mbox file mapped into
+// memory: one goroutine per segment (see mboxSegments) splits and hashes
+// in place. Reading with read(2) copies every byte twice, from the kernel
+// and then to a hashing worker, and hands every message between
+// goroutines; here nothing is copied and nothing handed over. Pages are
+// given back as the segments advance, so the mapping adds about
+// mboxGiveBack bytes of RSS per core, whatever the file's size.
+func (r *Result) readMboxMapped(ctx context.Context, path string, src int32, data []byte, modTime time.Time, prog Progress) ([]Message, []Skipped, error) {
+	segs := mboxSegments(bytes.NewReader(data), int64(len(data)), runtime.GOMAXPROCS(0))
+	outs := make([]mappedSegment, len(segs))
+	var wg sync.WaitGroup
+	for si := range segs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.readMappedSegment(ctx, path, src, data, segs[si], modTime, prog, &outs[si])
+		}()
+	}
+	wg.Wait()
+	total, base := 0, make([]int, len(segs))
+	for si := range outs {
+		if outs[si].fault {
+			return nil, []Skipped{{Path: path, Reason: errShrank.Error()}}, ctx.Err()
+		}
+		base[si] = total
+		total += outs[si].msgs.n
+	}
+	// Segments in order, ordinals made global; a segment that could not
+	// be split to its end ends the file's messages there, as one
+	// sequential pass would have.
+	msgs := make([]Message, 0, total)
+	var skipped []Skipped
+	for si := range outs {
+		o := &outs[si]
+		o.msgs.drain(func(m Message) {
+			m.Index += int32(base[si])
+			msgs = append(msgs, m)
+		})
+		for _, sk := range o.skipped {
+			sk.Index += base[si]
+			skipped = append(skipped, sk)
+		}
+		if o.failed {
+			break
+		}
+	}
+	return msgs, skipped, ctx.Err()
+}
+
+// readMappedSegment splits and hashes one segment of a mapped mbox.
+func (r *Result) readMappedSegment(ctx context.Context, path string, src int32, data []byte, seg mboxSegment, modTime time.Time, prog Progress, out *mappedSegment) {
+	// A file cut short under the mapping faults when its lost pages are
+	// read; that must end this file's scan, not the program.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if e := recover(); e != nil {
+			if _, fault := e.(interface{ Addr() uintptr }); !fault {
+				panic(e)
+			}
+			out.fault = true
+		}
+	}()
+	p := r.parser()
+	c := mboxCursor{data: data[seg.off:seg.end]}
+	given := 0 // bytes of the segment whose pages were given back
+	lastInFile := seg.end == int64(len(data)) && data[len(data)-1] != '\n'
+	for ctx.Err() == nil {
+		off, from, body, ok, err := c.next()
+		if err != nil {
+			out.skipped = append(out.skipped, Skipped{Path: path, Index: c.n, Reason: "cannot split mbox: " + err.Error()})
+			out.failed = true
+			return
+		}
+		if !ok {
+			break
+		}
+		m := Message{Source: src, Index: int32(c.n), Offset: seg.off + int64(off), Size: int64(c.pos - off)}
+		m.Arrival = modTime.Unix()
+		if t := fromLineTime(from); !t.IsZero() {
+			m.Arrival = t.Unix()
+		}
+		pr, err := p.SumBytes(body)
+		if err == nil && lastInFile && c.pos == len(c.data) {
+			err = errNoFinalNewline
+		}
+		if prog != nil {
+			prog.Add(1, m.Size)
+		}
+		if err != nil {
+			out.skipped = append(out.skipped, Skipped{Path: path, Index: c.n, Reason: err.Error()})
+		} else {
+			r.setPrint(&m, pr)
+			out.msgs.add(m)
+		}
+		if c.pos-given >= mboxGiveBack {
+			given = int(giveBack(data, seg.off+int64(given), seg.off+int64(c.pos)) - seg.off)
+		}
+	}
+	out.n = c.n
+}
+
+// fromLineTime is FromLineTime for a From_ line held in bytes.
+func fromLineTime(line []byte) time.Time { return FromLineTime(string(line)) }
