@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -60,5 +61,95 @@ func BenchmarkRawHash(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	for i := 0; i < b.N; i++ {
 		xxhash.Sum64(msg)
+	}
+}
+
+// bodyKinds are message bodies of the kinds a mail store holds, for
+// SumBytes (the scanner's entry point for mbox slices and whole files).
+func bodyKinds() []struct {
+	name string
+	msg  []byte
+} {
+	const size = 20 << 10
+	lf := benchMessage(size)
+	head := lf[:bytes.Index(lf, []byte("\n\n"))+2]
+	var b64, quoted, html bytes.Buffer
+	b64.Write(head)
+	for i := 0; b64.Len() < size; i++ {
+		// base64 lines: 76 characters of an attachment.
+		for j := range 76 {
+			b64.WriteByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i*31+j*7)%64])
+		}
+		b64.WriteByte('\n')
+	}
+	quoted.Write(head)
+	quoted.WriteString("On Mon, 2 Jan 2006, Alice wrote:\n")
+	for i := 0; quoted.Len() < size; i++ {
+		switch i % 9 {
+		case 0:
+			quoted.WriteString(">\n")
+		case 4:
+			quoted.WriteString(">> an older reply, quoted twice, with its own words in it\n")
+		default:
+			fmt.Fprintf(&quoted, "> line %d of the quoted message, as a mail client writes it back\n", i)
+		}
+	}
+	html.Write(head)
+	for i := 0; html.Len() < size; i++ {
+		fmt.Fprintf(&html, "<tr><td class=3D\"c%d\">cell</td><td>&gt; %d</td></tr>\n", i%7, i)
+	}
+	toCRLF := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")) }
+	return []struct {
+		name string
+		msg  []byte
+	}{
+		{"lf", lf}, {"crlf", toCRLF(lf)},
+		{"base64", b64.Bytes()}, {"base64-crlf", toCRLF(b64.Bytes())},
+		{"quoted", quoted.Bytes()}, {"quoted-crlf", toCRLF(quoted.Bytes())},
+		{"html", html.Bytes()},
+	}
+}
+
+// benchIntern stands for the scanner's string arena, so that the
+// benchmarks count the parser's own allocations only.
+func benchIntern([]byte) string { return "interned" }
+
+func BenchmarkSumBytes(b *testing.B) {
+	for _, k := range bodyKinds() {
+		b.Run(k.name, func(b *testing.B) {
+			p := NewParser()
+			p.Intern = benchIntern
+			b.SetBytes(int64(len(k.msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.SumBytes(k.msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSumBytesCorpus fingerprints every real message of the shared
+// corpus, as stored: the mix of header and body shapes the scanner meets.
+func BenchmarkSumBytesCorpus(b *testing.B) {
+	var msgs [][]byte
+	var total int64
+	for _, f := range singleMessageFiles(b) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs = append(msgs, raw)
+		total += int64(len(raw))
+	}
+	p := NewParser()
+	p.Intern = benchIntern
+	b.SetBytes(total)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, m := range msgs {
+			p.SumBytes(m)
+		}
 	}
 }

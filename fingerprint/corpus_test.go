@@ -15,7 +15,7 @@ const realCorpus = "../../shared/corpus/real"
 
 // singleMessageFiles lists the corpus files that hold one message each
 // (mbox files are split and tested by package scan).
-func singleMessageFiles(t *testing.T) []string {
+func singleMessageFiles(t testing.TB) []string {
 	t.Helper()
 	if _, err := os.Stat(realCorpus); err != nil {
 		t.Skipf("real-mail corpus not found at %s (it lives in the shared folder beside the repo): %v", realCorpus, err)
