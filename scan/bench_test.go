@@ -119,3 +119,24 @@ func benchScan(b *testing.B, layout string, hashAll bool) {
 func BenchmarkScanMaildir(b *testing.B)        { benchScan(b, "maildir", false) }
 func BenchmarkScanMaildirHashAll(b *testing.B) { benchScan(b, "maildir", true) }
 func BenchmarkScanMbox(b *testing.B)           { benchScan(b, "mbox", false) }
+
+// BenchmarkDuplicates times the grouping after a scan (the serial tail of
+// `popdedupe scan`): the incident Maildir scanned once, bodies all hashed,
+// then grouped by each rule.
+func BenchmarkDuplicates(b *testing.B) {
+	res, err := Scan(context.Background(), []string{benchCorpus(b, "maildir")}, Options{HashAll: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, rule := range []KeepRule{KeepOldest, KeepFirst} {
+		b.Run(string(rule), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := res.Duplicates(context.Background(), rule); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(res.Messages)), "ns/msg")
+		})
+	}
+}

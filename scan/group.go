@@ -2,6 +2,7 @@ package scan
 
 import (
 	"cmp"
+	"encoding/binary"
 	"slices"
 
 	"context"
@@ -116,28 +117,22 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 		rule = KeepOldest
 	}
 	// Copies that can be duplicates share a candidate (header) identity.
-	// They are found by sorting an index by a 64-bit hash of it, not with
-	// maps: a few bytes per message, even for millions of them.
-	ord, ch := r.byCandidate()
-	same := func(a, b int32) bool { return r.sameCandidate(ch, a, b) }
-	// Counted first, so that the slices below are allocated once at their
-	// size: with a million messages, append's regrowth would leave
-	// garbage several times the result.
+	// They are found by sorting the messages by a 64-bit hash of it, not
+	// with maps: a few bytes per message, even for millions of them. Only
+	// runs of two or more matter from here on.
+	ord := r.byCandidate()
+	runs := r.candidateRuns(ord)
 	colliding := 0
-	forRuns(ord, same, func(run []int32) {
-		if len(run) > 1 {
-			colliding += len(run)
-		}
-	})
+	for _, run := range runs {
+		colliding += len(run)
+	}
 	need := make([]int, 0, colliding)
-	forRuns(ord, same, func(run []int32) {
-		if len(run) > 1 {
-			for _, i := range run {
-				need = append(need, int(i))
-			}
+	for _, run := range runs {
+		for _, c := range run {
+			need = append(need, int(c.i))
 		}
-	})
-	sort.Ints(need)
+	}
+	slices.Sort(need)
 	before := len(r.Messages)
 	if err := r.HashBodies(ctx, need, 0); err != nil {
 		return nil, nil, err
@@ -145,94 +140,185 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 	need = nil
 	if len(r.Messages) != before {
 		// Indices moved: a message became unreadable. Sort again.
-		ord, ch = r.byCandidate()
-	} else {
-		// Only body hashes changed: each run of one header identity is
-		// put in body-hash order (the tail of byCandidate's order).
-		forRuns(ord, same, func(run []int32) {
-			if len(run) > 1 {
-				slices.SortFunc(run, r.cmpBody)
-			}
-		})
+		ord = r.byCandidate()
+		runs = r.candidateRuns(ord)
 	}
-	sameBody := func(a, b int32) bool {
-		x, y := &r.Messages[a], &r.Messages[b]
+	// Each run of one header identity in body-hash order.
+	for _, run := range runs {
+		slices.SortFunc(run, func(a, b candidate) int { return r.cmpBody(a.i, b.i) })
+	}
+	sameBody := func(a, b candidate) bool {
+		x, y := &r.Messages[a.i], &r.Messages[b.i]
 		return x.HasBody && y.HasBody && x.BodyHash == y.BodyHash
 	}
-	ngroups := 0
-	forRuns(ord, same, func(run []int32) {
-		forRuns(run, sameBody, func(copies []int32) {
-			if len(copies) > 1 && r.Messages[copies[0]].HasBody {
+	// Counted first, so that the groups and their copies are allocated
+	// once: with a million messages, regrowth would leave garbage several
+	// times the result.
+	ngroups, ncopies := 0, 0
+	for _, run := range runs {
+		forRuns(run, sameBody, func(copies []candidate) {
+			if len(copies) > 1 && r.Messages[copies[0].i].HasBody {
 				ngroups++
+				ncopies += len(copies)
 			}
 		})
-	})
+	}
 	groups := make([]Group, 0, ngroups)
+	all := make([]int, 0, ncopies)
 	var conflicts []Conflict
-	forRuns(ord, same, func(run []int32) {
+	for _, run := range runs {
 		versions := 0
-		forRuns(run, sameBody, func(copies []int32) {
-			if !r.Messages[copies[0]].HasBody {
+		forRuns(run, sameBody, func(copies []candidate) {
+			if !r.Messages[copies[0].i].HasBody {
 				return // alone under its header identity: not a duplicate
 			}
 			versions++
 			if len(copies) < 2 {
 				return
 			}
-			idx := make([]int, len(copies))
-			for k, i := range copies {
-				idx[k] = int(i)
+			k := len(all)
+			for _, c := range copies {
+				all = append(all, int(c.i))
 			}
+			idx := all[k:len(all):len(all)]
 			r.order(idx, rule)
 			groups = append(groups, Group{Key: r.Key(&r.Messages[idx[0]]), Copies: idx})
 		})
-		if id := r.MessageID(&r.Messages[run[0]]); id != "" && versions > 1 {
+		if id := r.MessageID(&r.Messages[run[0].i]); id != "" && versions > 1 {
 			var idx []int
-			for _, i := range run {
-				if r.Messages[i].HasBody {
-					idx = append(idx, int(i))
+			for _, c := range run {
+				if r.Messages[c.i].HasBody {
+					idx = append(idx, int(c.i))
 				}
 			}
 			r.order(idx, KeepFirst)
 			conflicts = append(conflicts, Conflict{MessageID: id, Copies: idx})
 		}
-	})
+	}
 	r.sortGroups(groups)
 	sort.Slice(conflicts, func(i, j int) bool { return conflicts[i].MessageID < conflicts[j].MessageID })
 	return groups, conflicts, nil
 }
 
 // sortGroups orders groups by their kept copy in the "first" order
-// (before), in place: no path is built, nothing is allocated.
+// (before), in place; no path is built. The order's leading parts (store,
+// directory rank, the first 16 bytes of the name) are gathered into one
+// array first, so that almost every comparison is of integers side by
+// side; cmpFirst breaks the ties.
 func (r *Result) sortGroups(groups []Group) {
-	slices.SortFunc(groups, func(a, b Group) int { return r.cmpFirst(a.Keep(), b.Keep()) })
+	r.dirsOnce.Do(r.prepareDirs)
+	if r.dirRank == nil {
+		slices.SortFunc(groups, func(a, b Group) int { return r.cmpFirst(a.Keep(), b.Keep()) })
+		return
+	}
+	type firstKey struct {
+		store, dir int32
+		n0, n1     uint64 // the name's first 16 bytes, big-endian, zero-padded
+		g          int32
+	}
+	keys := make([]firstKey, len(groups))
+	for i, g := range groups {
+		m := &r.Messages[g.Keep()]
+		var name [16]byte
+		copy(name[:], r.Name(m)) // names hold no NUL: padding sorts first
+		keys[i] = firstKey{int32(r.Sources[m.Source].Store), r.dirRank[2*int(m.Source)+int(m.Sub)],
+			binary.BigEndian.Uint64(name[:8]), binary.BigEndian.Uint64(name[8:]), int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b firstKey) int {
+		if a.store != b.store {
+			return cmp.Compare(a.store, b.store)
+		}
+		if a.dir != b.dir {
+			return cmp.Compare(a.dir, b.dir)
+		}
+		if a.n0 != b.n0 {
+			return cmp.Compare(a.n0, b.n0)
+		}
+		if a.n1 != b.n1 {
+			return cmp.Compare(a.n1, b.n1)
+		}
+		return r.cmpFirst(groups[a.g].Keep(), groups[b.g].Keep())
+	})
+	// Put each group where its key went, following the permutation's
+	// cycles in place (a sorted copy would cost 48 bytes a group).
+	for i := range keys {
+		if keys[i].g < 0 {
+			continue
+		}
+		held := groups[i]
+		j := i
+		for {
+			from := int(keys[j].g)
+			keys[j].g = -1
+			if from == i {
+				groups[j] = held
+				break
+			}
+			groups[j] = groups[from]
+			j = from
+		}
+	}
 }
 
-// byCandidate returns the message indices sorted by candidate identity
-// (hash, then the identity itself, then body hash) and the hashes.
-func (r *Result) byCandidate() ([]int32, []uint64) {
-	ch := make([]uint64, len(r.Messages))
-	ord := make([]int32, len(r.Messages))
+// candidate is a message in byCandidate's order: the hash of its header
+// identity beside its index, so that sorting compares neighbours in one
+// array rather than looking both up.
+type candidate struct {
+	h uint64
+	i int32
+}
+
+// byCandidate returns the messages sorted by candidate identity: by its
+// hash, then by position. Where different identities share a hash (a
+// 64-bit collision), that stretch is sorted by the identities themselves,
+// so that each identity's messages stay together.
+func (r *Result) byCandidate() []candidate {
+	ord := make([]candidate, len(r.Messages))
 	for i := range r.Messages {
 		m := &r.Messages[i]
-		ch[i] = candidateHash(r.MessageID(m), m.KeyHash) // sameCandidate compares the identities themselves
-		ord[i] = int32(i)
+		ord[i] = candidate{candidateHash(r.MessageID(m), m.KeyHash), int32(i)}
 	}
-	slices.SortFunc(ord, func(a, b int32) int {
-		if c := cmp.Compare(ch[a], ch[b]); c != 0 {
-			return c
+	slices.SortFunc(ord, func(a, b candidate) int {
+		if a.h != b.h {
+			return cmp.Compare(a.h, b.h)
 		}
-		x, y := &r.Messages[a], &r.Messages[b]
-		xid := r.MessageID(x)
-		if c := cmp.Compare(xid, r.MessageID(y)); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.KeyHash, y.KeyHash); c != 0 && xid == "" {
-			return c
-		}
-		return r.cmpBody(a, b)
+		return cmp.Compare(a.i, b.i)
 	})
-	return ord, ch
+	sameHash := func(a, b candidate) bool { return a.h == b.h }
+	forRuns(ord, sameHash, func(run []candidate) {
+		for _, c := range run[1:] {
+			if !r.sameCandidate(run[0], c) {
+				slices.SortStableFunc(run, r.cmpCandidate)
+				return
+			}
+		}
+	})
+	return ord
+}
+
+// cmpCandidate orders messages of one candidate hash by identity.
+func (r *Result) cmpCandidate(a, b candidate) int {
+	x, y := &r.Messages[a.i], &r.Messages[b.i]
+	xid := r.MessageID(x)
+	if c := cmp.Compare(xid, r.MessageID(y)); c != 0 {
+		return c
+	}
+	if xid == "" {
+		return cmp.Compare(x.KeyHash, y.KeyHash)
+	}
+	return 0
+}
+
+// candidateRuns returns the runs of two or more messages of ord that share
+// a header identity.
+func (r *Result) candidateRuns(ord []candidate) [][]candidate {
+	var runs [][]candidate
+	forRuns(ord, r.sameCandidate, func(run []candidate) {
+		if len(run) > 1 {
+			runs = append(runs, run)
+		}
+	})
+	return runs
 }
 
 // cmpBody orders copies of one header identity: hashed bodies first, by
@@ -251,12 +337,12 @@ func (r *Result) cmpBody(a, b int32) int {
 	return cmp.Compare(a, b)
 }
 
-// sameCandidate reports whether messages a and b share a header identity.
-func (r *Result) sameCandidate(ch []uint64, a, b int32) bool {
-	x, y := &r.Messages[a], &r.Messages[b]
-	if ch[a] != ch[b] {
+// sameCandidate reports whether two messages share a header identity.
+func (r *Result) sameCandidate(a, b candidate) bool {
+	if a.h != b.h {
 		return false
 	}
+	x, y := &r.Messages[a.i], &r.Messages[b.i]
 	xid := r.MessageID(x)
 	if xid != r.MessageID(y) {
 		return false
@@ -265,7 +351,7 @@ func (r *Result) sameCandidate(ch []uint64, a, b int32) bool {
 }
 
 // forRuns calls fn with each maximal run of s whose neighbours are same.
-func forRuns(s []int32, same func(a, b int32) bool, fn func(run []int32)) {
+func forRuns[T any](s []T, same func(a, b T) bool, fn func(run []T)) {
 	for i := 0; i < len(s); {
 		j := i + 1
 		for j < len(s) && same(s[j-1], s[j]) {
@@ -286,18 +372,21 @@ func (r *Result) Key(m *Message) fingerprint.Key {
 
 // order sorts copies so that the one to keep comes first.
 func (r *Result) order(idx []int, rule KeepRule) {
-	sort.SliceStable(idx, func(a, b int) bool {
-		x, y := &r.Messages[idx[a]], &r.Messages[idx[b]]
+	slices.SortStableFunc(idx, func(a, b int) int {
+		x, y := &r.Messages[a], &r.Messages[b]
 		switch rule {
 		case KeepOldest, KeepNewest:
 			if x.Arrival != y.Arrival {
-				return (x.Arrival < y.Arrival) == (rule == KeepOldest)
+				if (x.Arrival < y.Arrival) == (rule == KeepOldest) {
+					return -1
+				}
+				return 1
 			}
 			if cx, cy := x.Flags.Count(), y.Flags.Count(); cx != cy {
-				return cx > cy
+				return cmp.Compare(cy, cx)
 			}
 		}
-		return r.before(idx[a], idx[b])
+		return r.cmpFirst(a, b)
 	})
 }
 
