@@ -6,6 +6,7 @@ import (
 	"errors"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 )
@@ -166,10 +167,7 @@ func (r *Result) readMappedSegment(ctx context.Context, path string, src int32, 
 			break
 		}
 		m := Message{Source: src, Index: int32(c.n), Offset: seg.off + int64(off), Size: int64(c.pos - off)}
-		m.Arrival = modTime.Unix()
-		if t := fromLineTime(from); !t.IsZero() {
-			m.Arrival = t.Unix()
-		}
+		m.Arrival = arrivalOf(from, modTime)
 		pr, err := p.SumBytes(body)
 		if err == nil && lastInFile && c.pos == len(c.data) {
 			err = errNoFinalNewline
@@ -190,5 +188,89 @@ func (r *Result) readMappedSegment(ctx context.Context, path string, src int32, 
 	out.n = c.n
 }
 
-// fromLineTime is FromLineTime for a From_ line held in bytes.
-func fromLineTime(line []byte) time.Time { return FromLineTime(string(line)) }
+// fromLineUnix reads the most common From_ line date, asctime's "Www Mmm
+// dd hh:mm:ss yyyy" after the sender, without allocating; ok is false for
+// anything else (then FromLineTime decides). A fuzzed property holds it to
+// FromLineTime.
+func fromLineUnix(line []byte) (unix int64, ok bool) {
+	var tok [8][]byte
+	n := 0
+	for i := 0; i < len(line); {
+		c := line[i]
+		if c == ' ' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' {
+			if line[j] < 0x21 || line[j] > 0x7e {
+				return 0, false // other white space or non-ASCII: Fields' rules
+			}
+			j++
+		}
+		if n == len(tok) {
+			return 0, false
+		}
+		tok[n] = line[i:j]
+		n++
+		i = j
+	}
+	if n != 7 || string(tok[0]) != "From" {
+		return 0, false
+	}
+	wd, mon, day, clock, year := tok[2], tok[3], tok[4], tok[5], tok[6]
+	if len(wd) != 3 || !strings.Contains("MonTueWedThuFriSatSun", string(wd)) || len(mon) != 3 {
+		return 0, false
+	}
+	m := strings.Index("JanFebMarAprMayJunJulAugSepOctNovDec", string(mon))
+	if m < 0 || m%3 != 0 {
+		return 0, false
+	}
+	d, okD := digits(day, 1, 2)
+	y, okY := digits(year, 4, 4)
+	if !okD || !okY || len(clock) < 7 || len(clock) > 8 {
+		return 0, false
+	}
+	h, okH := digits(clock[:len(clock)-6], 1, 2)
+	mi, okM := digits(clock[len(clock)-5:len(clock)-3], 2, 2)
+	s, okS := digits(clock[len(clock)-2:], 2, 2)
+	if !okH || !okM || !okS || clock[len(clock)-6] != ':' || clock[len(clock)-3] != ':' {
+		return 0, false
+	}
+	month := time.Month(m/3 + 1)
+	if d < 1 || d > daysIn(month, y) || h > 23 || mi > 59 || s > 59 {
+		return 0, false
+	}
+	return time.Date(y, month, d, h, mi, s, 0, time.UTC).Unix(), true
+}
+
+// digits parses b as a decimal of lo to hi digits.
+func digits(b []byte, lo, hi int) (int, bool) {
+	if len(b) < lo || len(b) > hi {
+		return 0, false
+	}
+	v := 0
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
+}
+
+func daysIn(m time.Month, year int) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// arrivalOf is the arrival time of an mbox message: its From_ line date,
+// else the file's modification time.
+func arrivalOf(from []byte, modTime time.Time) int64 {
+	if t, ok := fromLineUnix(from); ok {
+		return t
+	}
+	if t := FromLineTime(string(from)); !t.IsZero() {
+		return t.Unix()
+	}
+	return modTime.Unix()
+}

@@ -90,3 +90,50 @@ func TestMappedMboxGivesPagesBack(t *testing.T) {
 	}
 	t.Logf("%d messages, %d bytes: file RSS +%d", len(msgs), b.Len(), grown)
 }
+
+// FuzzFromLineUnix holds the allocation-free date reader of the mapped
+// scan to FromLineTime wherever it answers, and checks that it answers for
+// the lines mbox writers write.
+func FuzzFromLineUnix(f *testing.F) {
+	for _, l := range []string{
+		"From a@b Mon Jan  2 15:04:05 2006",
+		"From a@b Mon Jan 02 15:04:05 2006",
+		"From MAILER-DAEMON Wed Nov 28 22:40:10 2012 +0100",
+		"From a@b Thu Feb 29 09:03:59 2024",
+		"From a@b Thu Feb 29 09:03:59 2023",
+		"From a@b Sat Dec 31 23:59:59 1999",
+		"From a@b Sun Jan  1 0:00:00 0000",
+		"From a@b mon jan  2 15:04:05 2006",
+		"From a@b Mon Jan  2 15:04:05\t2006",
+		"From a@b Mon Jan  2 15:04:60 2006",
+		"From a@b Mon Jan 32 15:04:05 2006",
+		"From a@b Mon Jan  2 24:04:05 2006",
+		"From  a@b  Mon  Jan  2  15:04:05  2006  ",
+	} {
+		f.Add(l)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		got, ok := fromLineUnix([]byte(line))
+		want := FromLineTime(line)
+		if ok && (want.IsZero() || got != want.Unix()) {
+			t.Fatalf("fromLineUnix(%q) = %d, FromLineTime gives %v", line, got, want)
+		}
+	})
+}
+
+func TestFromLineUnixAnswersCommonLines(t *testing.T) {
+	for _, l := range []string{
+		"From a@b Mon Jan  2 15:04:05 2006",
+		"From toms.hansen@consult.example Thu Apr 11 09:03:59 2024",
+		"From MAILER-DAEMON Mon Apr 18 14:26:11 2022",
+		"From a@b Thu Feb 29 09:03:59 2024",
+	} {
+		got, ok := fromLineUnix([]byte(l))
+		if want := FromLineTime(l); !ok || got != want.Unix() {
+			t.Errorf("fromLineUnix(%q) = %d, %v; want %d", l, got, ok, want.Unix())
+		}
+	}
+	if _, ok := fromLineUnix([]byte("From a@b Thu Feb 29 09:03:59 2023")); ok {
+		t.Error("29 February 2023 accepted")
+	}
+}

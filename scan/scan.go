@@ -1075,11 +1075,7 @@ func (r *Result) readMbox(ctx context.Context, path string, src int32, prog Prog
 				buf := <-pool
 				buf, complete, rerr := readUpTo(body, buf, mboxInline)
 				m := Message{Source: src, Index: int32(env.Index), Offset: off}
-				if t := FromLineTime(env.From); !t.IsZero() {
-					m.Arrival = t.Unix()
-				} else {
-					m.Arrival = fi.ModTime().Unix()
-				}
+				m.Arrival = arrivalOf([]byte(env.From), fi.ModTime())
 				if complete && rerr == nil {
 					m.Size = env.Length
 					jobs <- mboxJob{m, buf, si, last() && !endsWithNewline(f, fi.Size())}
