@@ -1,0 +1,74 @@
+package scan
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/popdedupe/popdedupe/fingerprint"
+)
+
+// TestDuplicatesHashCollision: two identities whose candidate hashes are
+// equal (a message without Message-ID is keyed by its header hash, here
+// set to the hash of the other's Message-ID) and whose copies alternate in
+// the store still form one group each, never one mixed group.
+func TestDuplicatesHashCollision(t *testing.T) {
+	r := &Result{Sources: []Source{{Path: "box.mbox", Kind: Mbox}}}
+	prints := []fingerprint.Print{
+		{MessageID: "a@x", KeyHash: 1, BodyHash: 10, HasBody: true},
+		{KeyHash: xxhash.Sum64String("a@x"), BodyHash: 20, HasBody: true},
+	}
+	for i := range 6 {
+		m := Message{Source: 0, Index: int32(i + 1), Offset: int64(i * 100), Size: 100}
+		r.setPrint(&m, prints[i%2])
+		r.Messages = append(r.Messages, m)
+	}
+	if candidateHash(r.MessageID(&r.Messages[0]), 1) != candidateHash("", r.Messages[1].KeyHash) {
+		t.Fatal("test setup: the two identities do not collide")
+	}
+	groups, conflicts, err := r.Duplicates(context.Background(), KeepFirst)
+	if err != nil || len(conflicts) != 0 {
+		t.Fatal(err, conflicts)
+	}
+	if len(groups) != 2 {
+		t.Fatalf("%d groups, want 2: %+v", len(groups), groups)
+	}
+	for _, g := range groups {
+		if len(g.Copies) != 3 {
+			t.Fatalf("group %+v: want 3 copies", g)
+		}
+		for _, c := range g.Copies {
+			if c%2 != g.Copies[0]%2 {
+				t.Fatalf("group %+v mixes the two identities", g)
+			}
+		}
+	}
+	if groups[0].Keep() != 0 || groups[1].Keep() != 1 {
+		t.Errorf("kept %d and %d, want 0 and 1 (first copies, in order)", groups[0].Keep(), groups[1].Keep())
+	}
+}
+
+// TestSortCandidates holds the radix sort to a stable comparison sort.
+func TestSortCandidates(t *testing.T) {
+	for _, n := range []int{0, 1, 255, 256, 1000, 70000} {
+		ord := make([]candidate, n)
+		x := uint64(12345)
+		for i := range ord {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			h := x
+			if i%3 == 0 {
+				h &= 0xff00ff // many equal hashes, and equal bytes
+			}
+			ord[i] = candidate{h, int32(i)}
+		}
+		sortCandidates(ord)
+		for i := 1; i < n; i++ {
+			a, b := ord[i-1], ord[i]
+			if a.h > b.h || a.h == b.h && a.i > b.i {
+				t.Fatalf("n=%d: out of order at %d: %+v %+v", n, i, a, b)
+			}
+		}
+	}
+}
