@@ -159,13 +159,15 @@ func WriteJSONList(w io.Writer, v any, key string, n int, elem func(i int) any) 
 	enc := json.NewEncoder(&eb)
 	enc.SetIndent("    ", "  ")
 	enc.SetEscapeHTML(false)
-	return writeSpliced(w, v, key, n, func(b []byte, i int) ([]byte, error) {
-		eb.Reset()
-		if err := enc.Encode(elem(i)); err != nil {
-			return b, err
+	return writeSpliced(w, v, key, n, 1, func() func(b []byte, i int) ([]byte, error) {
+		return func(b []byte, i int) ([]byte, error) {
+			eb.Reset()
+			if err := enc.Encode(elem(i)); err != nil {
+				return b, err
+			}
+			b = append(b, "    "...)
+			return append(b, bytes.TrimSuffix(eb.Bytes(), []byte("\n"))...), nil
 		}
-		b = append(b, "    "...)
-		return append(b, bytes.TrimSuffix(eb.Bytes(), []byte("\n"))...), nil
 	})
 }
 

@@ -31,16 +31,21 @@ func TestWriteScanJSONMatchesFull(t *testing.T) {
 	if err != nil || len(groups) < 10 {
 		t.Fatalf("%v, %d groups", err, len(groups))
 	}
-	for _, gs := range [][]scan.Group{groups, nil} {
-		var full, streamed bytes.Buffer
-		if err := WriteJSON(&full, FromScan("scan", res, gs, conflicts)); err != nil {
-			t.Fatal(err)
-		}
-		if err := WriteScanJSON(&streamed, "scan", res, gs, conflicts); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(full.Bytes(), streamed.Bytes()) {
-			t.Fatalf("streamed JSON differs (%d groups):\nfull %d bytes, streamed %d bytes\n%s", len(gs), full.Len(), streamed.Len(), firstDiff(full.String(), streamed.String()))
+	defer func(old int) { spliceBatch = old }(spliceBatch)
+	// One batch, and many batches rendered in parallel (written in order).
+	for _, batch := range []int{spliceBatch, 1, 3} {
+		spliceBatch = batch
+		for _, gs := range [][]scan.Group{groups, nil} {
+			var full, streamed bytes.Buffer
+			if err := WriteJSON(&full, FromScan("scan", res, gs, conflicts)); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteScanJSON(&streamed, "scan", res, gs, conflicts); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(full.Bytes(), streamed.Bytes()) {
+				t.Fatalf("streamed JSON differs (%d groups, batches of %d):\nfull %d bytes, streamed %d bytes\n%s", len(gs), batch, full.Len(), streamed.Len(), firstDiff(full.String(), streamed.String()))
+			}
 		}
 	}
 	var a, b strings.Builder
