@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -122,22 +123,22 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 	// runs of two or more matter from here on.
 	runs := r.candidateRuns()
 	unhashed := 0
-	for _, run := range runs {
+	runs.each(func(run []candidate) {
 		for _, c := range run {
 			if !r.Messages[c.i].HasBody {
 				unhashed++
 			}
 		}
-	}
+	})
 	if unhashed > 0 {
 		need := make([]int, 0, unhashed)
-		for _, run := range runs {
+		runs.each(func(run []candidate) {
 			for _, c := range run {
 				if !r.Messages[c.i].HasBody {
 					need = append(need, int(c.i))
 				}
 			}
-		}
+		})
 		slices.Sort(need)
 		before := len(r.Messages)
 		if err := r.HashBodies(ctx, need, 0); err != nil {
@@ -149,9 +150,9 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 		}
 	}
 	// Each run of one header identity in body-hash order.
-	for _, run := range runs {
+	runs.each(func(run []candidate) {
 		slices.SortFunc(run, func(a, b candidate) int { return r.cmpBody(a.i, b.i) })
-	}
+	})
 	sameBody := func(a, b candidate) bool {
 		x, y := &r.Messages[a.i], &r.Messages[b.i]
 		return x.HasBody && y.HasBody && x.BodyHash == y.BodyHash
@@ -160,18 +161,18 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 	// once: with a million messages, regrowth would leave garbage several
 	// times the result.
 	ngroups, ncopies := 0, 0
-	for _, run := range runs {
+	runs.each(func(run []candidate) {
 		forRuns(run, sameBody, func(copies []candidate) {
 			if len(copies) > 1 && r.Messages[copies[0].i].HasBody {
 				ngroups++
 				ncopies += len(copies)
 			}
 		})
-	}
+	})
 	groups := make([]Group, 0, ngroups)
 	all := make([]int, 0, ncopies)
 	var conflicts []Conflict
-	for _, run := range runs {
+	runs.each(func(run []candidate) {
 		versions := 0
 		forRuns(run, sameBody, func(copies []candidate) {
 			if !r.Messages[copies[0].i].HasBody {
@@ -199,6 +200,13 @@ func (r *Result) Duplicates(ctx context.Context, rule KeepRule) ([]Group, []Conf
 			r.order(idx, KeepFirst)
 			conflicts = append(conflicts, Conflict{MessageID: id, Copies: idx})
 		}
+	})
+	if len(r.Messages) >= 1<<17 {
+		// The sorted candidates (16 bytes a message) are garbage now:
+		// collect them, so that what follows reuses their memory rather
+		// than adding to the peak of a million-message scan.
+		runs = runSet{}
+		runtime.GC()
 	}
 	r.sortGroups(groups)
 	sort.Slice(conflicts, func(i, j int) bool { return conflicts[i].MessageID < conflicts[j].MessageID })
@@ -216,23 +224,26 @@ func (r *Result) sortGroups(groups []Group) {
 		slices.SortFunc(groups, func(a, b Group) int { return r.cmpFirst(a.Keep(), b.Keep()) })
 		return
 	}
+	// Store and directory in one rank, when it fits in 32 bits.
+	dirs := uint64(len(r.dirRank))
+	if uint64(len(r.Stores)+1)*dirs > 1<<32-1 {
+		slices.SortFunc(groups, func(a, b Group) int { return r.cmpFirst(a.Keep(), b.Keep()) })
+		return
+	}
 	type firstKey struct {
-		store, dir int32
-		n0, n1     uint64 // the name's first 16 bytes, big-endian, zero-padded
-		g          int32
+		n0, n1 uint64 // the name's first 16 bytes, big-endian, zero-padded
+		dir    uint32 // store, then directory rank
+		g      int32
 	}
 	keys := make([]firstKey, len(groups))
 	for i, g := range groups {
 		m := &r.Messages[g.Keep()]
 		var name [16]byte
 		copy(name[:], r.Name(m)) // names hold no NUL: padding sorts first
-		keys[i] = firstKey{int32(r.Sources[m.Source].Store), r.dirRank[2*int(m.Source)+int(m.Sub)],
-			binary.BigEndian.Uint64(name[:8]), binary.BigEndian.Uint64(name[8:]), int32(i)}
+		dir := uint64(r.Sources[m.Source].Store)*dirs + uint64(r.dirRank[2*int(m.Source)+int(m.Sub)])
+		keys[i] = firstKey{binary.BigEndian.Uint64(name[:8]), binary.BigEndian.Uint64(name[8:]), uint32(dir), int32(i)}
 	}
 	slices.SortFunc(keys, func(a, b firstKey) int {
-		if a.store != b.store {
-			return cmp.Compare(a.store, b.store)
-		}
 		if a.dir != b.dir {
 			return cmp.Compare(a.dir, b.dir)
 		}
@@ -273,51 +284,116 @@ type candidate struct {
 	i int32
 }
 
-// candidateRuns returns the runs of two or more messages that share a
-// header identity, each in position order. The messages are sorted by a
-// hash of the identity (then by position: a radix sort, which keeps the
-// order of equal keys); where different identities share a hash (a 64-bit
-// collision), that stretch is sorted by the identities themselves.
-func (r *Result) candidateRuns() [][]candidate {
-	ord := make([]candidate, len(r.Messages))
-	for i := range r.Messages {
-		m := &r.Messages[i]
-		ord[i] = candidate{candidateHash(r.MessageID(m), m.KeyHash), int32(i)}
+// runSet is the messages in candidate order with the start of each run of
+// one header identity marked: a bit a message, where a list of the runs
+// would cost 24 bytes each.
+type runSet struct {
+	ord   []candidate
+	start []uint64 // bit k set: ord[k] starts a run
+}
+
+// each calls fn with every run of two or more messages.
+func (s runSet) each(fn func(run []candidate)) {
+	for k := 0; k < len(s.ord); {
+		j := k + 1
+		for j < len(s.ord) && s.start[j>>6]&(1<<(j&63)) == 0 {
+			j++
+		}
+		if j-k > 1 {
+			fn(s.ord[k:j])
+		}
+		k = j
 	}
-	sortCandidates(ord)
-	var runs [][]candidate
+}
+
+// candidateRuns finds the runs of messages that share a header identity,
+// each in position order. The messages are sorted by a hash of the
+// identity, then each stretch of one hash by position; where different
+// identities share a hash (a 64-bit collision), that stretch is sorted by
+// the identities themselves.
+func (r *Result) candidateRuns() runSet {
+	s := runSet{ord: r.sortedCandidates(), start: make([]uint64, (len(r.Messages)+63)/64)}
+	for k := range s.start {
+		s.start[k] = ^uint64(0)
+	}
+	join := func(base int, run []candidate) { // run is one identity
+		for k := base + 1; k < base+len(run); k++ {
+			s.start[k>>6] &^= 1 << (k & 63)
+		}
+	}
+	base := 0
 	sameHash := func(a, b candidate) bool { return a.h == b.h }
-	forRuns(ord, sameHash, func(run []candidate) {
+	forRuns(s.ord, sameHash, func(run []candidate) {
+		defer func() { base += len(run) }()
 		if len(run) < 2 {
 			return
 		}
+		slices.SortFunc(run, func(a, b candidate) int { return cmp.Compare(a.i, b.i) })
 		for _, c := range run[1:] {
 			if !r.sameCandidate(run[0], c) {
 				slices.SortStableFunc(run, r.cmpCandidate)
+				at := base
 				forRuns(run, r.sameCandidate, func(same []candidate) {
-					if len(same) > 1 {
-						runs = append(runs, same)
-					}
+					join(at, same)
+					at += len(same)
 				})
 				return
 			}
 		}
-		runs = append(runs, run)
+		join(base, run)
 	})
-	return runs
+	return s
 }
 
-// sortCandidates sorts by hash, keeping the order of equal hashes: a radix
-// sort, a byte of the hash per pass (passes where every hash has the same
-// byte are skipped), several times faster than a comparison sort here.
-func sortCandidates(ord []candidate) {
-	if len(ord) < 256 {
+// sortedCandidates returns every message as a candidate, sorted by hash;
+// equal hashes come in no particular order. A radix sort, several times
+// faster than a comparison sort here: the candidates are first permuted
+// in place into 256 buckets by the hash's top byte, then each bucket is
+// sorted by the other bytes through a scratch array of the largest
+// bucket's size, so that sorting costs 16 bytes a message, not 32.
+func (r *Result) sortedCandidates() []candidate {
+	ord := make([]candidate, len(r.Messages))
+	var start, next [257]int
+	for i := range r.Messages {
+		m := &r.Messages[i]
+		h := candidateHash(r.MessageID(m), m.KeyHash)
+		ord[i] = candidate{h, int32(i)}
+		start[h>>56+1]++
+	}
+	largest := 0
+	for b := range 256 {
+		largest = max(largest, start[b+1])
+		start[b+1] += start[b]
+	}
+	next = start
+	for b := range 256 {
+		for next[b] < start[b+1] {
+			c := ord[next[b]]
+			for d := int(c.h >> 56); d != b; d = int(c.h >> 56) {
+				ord[next[d]], c = c, ord[next[d]]
+				next[d]++
+			}
+			ord[next[b]] = c
+			next[b]++
+		}
+	}
+	tmp := make([]candidate, largest)
+	for b := range 256 {
+		sortCandidates(ord[start[b]:start[b+1]], tmp, 56)
+	}
+	return ord
+}
+
+// sortCandidates sorts ord by the low bits bits of its hashes, keeping the
+// order of equal keys: a byte per pass through tmp (len(tmp) >= len(ord)),
+// skipping passes where every hash has the same byte.
+func sortCandidates(ord, tmp []candidate, bits uint) {
+	if len(ord) < 64 {
 		slices.SortStableFunc(ord, func(a, b candidate) int { return cmp.Compare(a.h, b.h) })
 		return
 	}
-	tmp := make([]candidate, len(ord))
-	src, dst := ord, tmp
-	for shift := uint(0); shift < 64; shift += 8 {
+	src, dst := ord, tmp[:len(ord)]
+	for shift := uint(0); shift < bits; shift += 8 {
 		var count [256]int
 		for _, c := range src {
 			count[byte(c.h>>shift)]++

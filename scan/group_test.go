@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -50,7 +51,7 @@ func TestDuplicatesHashCollision(t *testing.T) {
 
 // TestSortCandidates holds the radix sort to a stable comparison sort.
 func TestSortCandidates(t *testing.T) {
-	for _, n := range []int{0, 1, 255, 256, 1000, 70000} {
+	for _, n := range []int{0, 1, 63, 64, 255, 256, 1000, 70000} {
 		ord := make([]candidate, n)
 		x := uint64(12345)
 		for i := range ord {
@@ -63,12 +64,42 @@ func TestSortCandidates(t *testing.T) {
 			}
 			ord[i] = candidate{h, int32(i)}
 		}
-		sortCandidates(ord)
+		sortCandidates(ord, make([]candidate, n), 64)
 		for i := 1; i < n; i++ {
 			a, b := ord[i-1], ord[i]
 			if a.h > b.h || a.h == b.h && a.i > b.i {
 				t.Fatalf("n=%d: out of order at %d: %+v %+v", n, i, a, b)
 			}
 		}
+	}
+}
+
+// TestSortedCandidates: the messages come out sorted by identity hash,
+// each message once.
+func TestSortedCandidates(t *testing.T) {
+	r := &Result{Sources: []Source{{Path: "box.mbox", Kind: Mbox}}}
+	for i := range 5000 {
+		m := Message{Index: int32(i + 1)}
+		pr := fingerprint.Print{KeyHash: uint64(i%700) * 0x9e3779b97f4a7c15}
+		if i%3 == 0 {
+			pr.MessageID = fmt.Sprintf("%d@x", i%500)
+		}
+		r.setPrint(&m, pr)
+		r.Messages = append(r.Messages, m)
+	}
+	ord := r.sortedCandidates()
+	seen := make([]bool, len(r.Messages))
+	for k, c := range ord {
+		m := &r.Messages[c.i]
+		if c.h != candidateHash(r.MessageID(m), m.KeyHash) || seen[c.i] {
+			t.Fatalf("candidate %d: %+v", k, c)
+		}
+		seen[c.i] = true
+		if k > 0 && ord[k-1].h > c.h {
+			t.Fatalf("out of order at %d: %+v %+v", k, ord[k-1], c)
+		}
+	}
+	if len(ord) != len(r.Messages) {
+		t.Fatalf("%d candidates for %d messages", len(ord), len(r.Messages))
 	}
 }
