@@ -99,6 +99,38 @@ func bodyKinds() []struct {
 		fmt.Fprintf(&html, "<tr><td class=3D\"c%d\">cell</td><td>&gt; %d</td></tr>\n", i%7, i)
 	}
 	toCRLF := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")) }
+	// A list message as a large provider delivers it: most of it header.
+	var hdr bytes.Buffer
+	for i := range 6 {
+		fmt.Fprintf(&hdr, "Received: from mail-sor-f%d.example.com (mail-sor-f%d.example.com. [209.85.220.%d])\n"+
+			"        by mx.example.net with SMTPS id a%d-20020a05;\n        Mon, 2 Jan 2006 15:04:0%d -0800 (PST)\n", i, i, i, i, i)
+	}
+	hdr.WriteString("ARC-Seal: i=1; a=rsa-sha256; t=1136243045; cv=none; d=example.com; s=arc-20160816;\n")
+	for range 6 {
+		hdr.WriteString("        b=Qm9keSBvZiB0aGUgc2lnbmF0dXJlIGluIGJhc2U2NCwgZm9sZGVkIGFjcm9zcyBtYW55IGxpbmVz\n")
+	}
+	hdr.WriteString("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=20230601;\n" +
+		"        h=to:subject:message-id:date:from:mime-version:from:to:cc:subject\n         :date:message-id:reply-to;\n")
+	for range 5 {
+		hdr.WriteString("        b=c2lnbmF0dXJlIGJ5dGVzIGluIGJhc2U2NCwgZm9sZGVkIGFjcm9zcyBtYW55IGxpbmVzLCBhZ2Fpbg==\n")
+	}
+	hdr.WriteString("X-Google-Smtp-Source: AGHT+IFfakeSourceValueThatIsLongEnoughToLookReal==\n" +
+		"X-Received: by 2002:a05:6402:1234:b0:55f:1234 with SMTP id x4-20020a05; Mon, 02 Jan 2006 15:04:05 -0800 (PST)\n" +
+		"Return-Path: <list-bounces+bob=example.net@lists.example.org>\n" +
+		"MIME-Version: 1.0\n" +
+		"From: \"Alice Example\" <alice@example.org>\n" +
+		"Date: Mon, 2 Jan 2006 15:04:05 -0800\n" +
+		"Message-ID: <CAFake+1234567890abcdefABCDEF=xyz@mail.example.org>\n" +
+		"Subject: Re: [list] Quarterly figures, and the\n\t revised totals for the last report\n" +
+		"To: list@lists.example.org\n" +
+		"Cc: Bob <bob@example.net>, Carol <carol@example.com>, Dave <dave@example.com>\n" +
+		"Content-Type: text/plain; charset=\"UTF-8\"\n" +
+		"List-Id: <list.lists.example.org>\n" +
+		"List-Unsubscribe: <mailto:list-leave@lists.example.org>, <https://lists.example.org/leave>\n" +
+		"List-Archive: <https://lists.example.org/archive>\n" +
+		"Precedence: list\n" +
+		"X-Spam-Status: No, score=-2.1 required=5.0 tests=BAYES_00,DKIM_SIGNED,DKIM_VALID\n\tautolearn=ham version=3.4.6\n" +
+		"\nThanks, that settles it.\n\n-- \nAlice\n")
 	return []struct {
 		name string
 		msg  []byte
@@ -107,6 +139,7 @@ func bodyKinds() []struct {
 		{"base64", b64.Bytes()}, {"base64-crlf", toCRLF(b64.Bytes())},
 		{"quoted", quoted.Bytes()}, {"quoted-crlf", toCRLF(quoted.Bytes())},
 		{"html", html.Bytes()},
+		{"header", hdr.Bytes()}, {"header-crlf", toCRLF(hdr.Bytes())},
 	}
 }
 

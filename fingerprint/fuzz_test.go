@@ -17,7 +17,17 @@ func FuzzSum(f *testing.F) {
 	f.Add([]byte("Message-ID: <x@Y>\n\n\n\n"))
 	f.Add([]byte("Subject: x\n folded\n\tmore\n\nbody\r\nline\r"))
 	f.Add([]byte("no header line\n"))
+	f.Add([]byte("Subject: x\n\n>From y\r\nz\x00\r\n"))
 	f.Fuzz(func(t *testing.T, msg []byte) {
+		if nul := bytes.IndexByte(msg, 0); nul >= 0 {
+			// SumBytes finds NUL bytes in the pass that hashes the body:
+			// the error must still be the first NUL, whatever else.
+			_, err := NewParser().SumBytes(msg)
+			var me *MalformedError
+			if !errors.As(err, &me) || me.Reason != "NUL byte" || me.Offset != int64(nul) {
+				t.Fatalf("SumBytes of a message with a NUL at %d: %v", nul, err)
+			}
+		}
 		p, err := NewParser().Sum(bytes.NewReader(msg), int64(len(msg)), true)
 		if err != nil {
 			if _, err2 := NewParser().SumBytes(msg); err2 == nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/popdedupe/popdedupe/internal/bytesearch"
 )
 
 // MaxHeaderBytes bounds the header block. A longer one is malformed: it is
@@ -89,11 +91,14 @@ type Parser struct {
 	off  int64 // message offset of buf[beg]
 	eof  bool
 	size int64 // the message's length when the caller knows it, else -1
-	rerr error
-	d    *xxhash.Digest
-	keys []byte // scratch for the key headers (rule 5)
-	id   []byte // scratch for the normalised Message-ID
-	val  []byte // scratch for the header field being collected
+	// inPlace is set when buf is the caller's message (SumBytes), which
+	// no read has checked for NUL bytes: body checks as it goes.
+	inPlace bool
+	rerr    error
+	d       *xxhash.Digest
+	keys    []byte // scratch for the key headers (rule 5)
+	id      []byte // scratch for the normalised Message-ID
+	val     []byte // scratch for the header field being collected
 	// Intern, when set, makes the strings of a Print (Message-ID, X-UIDL)
 	// from the parser's scratch bytes, which are reused by the next
 	// message. A scan points it at its string arena, so that reading a
@@ -114,6 +119,7 @@ func NewParser() *Parser {
 
 func (p *Parser) reset(r io.Reader, size int64) {
 	p.r, p.beg, p.end, p.off, p.eof, p.rerr, p.size = r, 0, 0, 0, false, nil, size
+	p.inPlace = false
 }
 
 // fill reads more data, compacting the buffer first. It reports whether
@@ -268,11 +274,23 @@ func (p *Parser) SumBytes(msg []byte) (Print, error) {
 		return Print{}, malformed(0, "empty message")
 	}
 	p.reset(emptyReader{}, int64(len(msg)))
-	p.buf, p.end, p.eof = msg, len(msg), true
-	if bytes.IndexByte(msg, 0) >= 0 {
-		return Print{}, malformed(int64(bytes.IndexByte(msg, 0)), "NUL byte")
+	p.buf, p.end, p.eof, p.inPlace = msg, len(msg), true, true
+	// The body is checked for NUL bytes in the pass that hashes it, the
+	// header block (short, and just read) after it is parsed. A NUL
+	// anywhere is the error, whatever else is wrong.
+	pr, err := p.sum(func(string, uint64) bool { return true })
+	if err == nil {
+		if i := bytes.IndexByte(msg[:pr.HeaderLen], 0); i >= 0 {
+			err = malformed(int64(i), "NUL byte")
+		}
 	}
-	return p.sum(func(string, uint64) bool { return true })
+	if err != nil {
+		if i := bytes.IndexByte(msg, 0); i >= 0 {
+			return Print{}, malformed(int64(i), "NUL byte")
+		}
+		return Print{}, err
+	}
+	return pr, nil
 }
 
 type emptyReader struct{}
@@ -539,26 +557,14 @@ func (p *Parser) body() (int64, uint64, error) {
 	for {
 		data := p.buf[p.beg:p.end]
 		if !midLine {
-			// Fast path: complete lines with no quoted From_ line need no
-			// change but CRLF -> LF (rule 1, done into a scratch buffer in
-			// one pass) and holding back trailing empty lines (rule 7):
-			// hash them in one write.
-			window, last := data, p.eof
-			if len(window) > fastWindow {
-				window, last = window[:fastWindow], false
-			}
-			if n, cr := fastLines(window, last); n > 0 {
-				lines := data[:n]
-				if cr {
-					p.norm = crlfToLF(p.norm[:0], lines)
-					lines = p.norm
+			// Fast path: the complete lines in a window, hashed a run
+			// at a time (see lines).
+			window := data[:min(len(data), fastWindow)]
+			if n := bytes.LastIndexByte(window, '\n') + 1; n > 0 {
+				var err error
+				if blank, err = p.lines(data[:n], blank); err != nil {
+					return 0, 0, err
 				}
-				k, empty := trailingEmpty(lines)
-				if k > 0 {
-					blank = p.writeBlank(blank)
-					d.Write(lines[:k])
-				}
-				blank += empty
 				p.off += int64(n)
 				p.beg += n
 				if p.beg < p.end || !p.eof {
@@ -572,8 +578,13 @@ func (p *Parser) body() (int64, uint64, error) {
 				continue
 			}
 		}
+		// Careful path: one line that the fast path cannot take (a line
+		// longer than its window or than the buffer, or the last line
+		// without LF), or the rest of a line that is, or the start of
+		// one that is not all here yet. (The loop takes one line: each
+		// way through it breaks.)
 		i := 0
-		run := 0 // start of a run of ordinary lines not yet hashed: one Write for all
+		run := 0 // start of the text not yet hashed
 		for i < len(data) {
 			rest := data[i:]
 			nl := bytes.IndexByte(rest, '\n')
@@ -611,13 +622,12 @@ func (p *Parser) body() (int64, uint64, error) {
 				d.Write(line)
 				d.Write(newlines[:1])
 				i, run = next, next
-				continue
+				break // the fast path takes the lines after it
 			}
 			if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
-				d.Write(data[run:i])
 				blank++
 				i, run = next, next
-				continue
+				break
 			}
 			if blank > 0 {
 				blank = p.writeBlank(blank) // run == i: blank lines flushed it
@@ -638,8 +648,14 @@ func (p *Parser) body() (int64, uint64, error) {
 				run = i + nl
 			}
 			i = next
+			break
 		}
 		d.Write(data[run:i])
+		if p.inPlace {
+			if j := bytes.IndexByte(data[:i], 0); j >= 0 {
+				return 0, 0, malformed(p.off+int64(j), "NUL byte")
+			}
+		}
 		p.off += int64(i)
 		p.beg += i
 		if p.eof && p.beg >= p.end {
@@ -662,36 +678,99 @@ func (p *Parser) body() (int64, uint64, error) {
 // buffer that CRLF lines are turned into LF lines in.
 const fastWindow = 64 << 10
 
-// fastLines returns how many bytes at the start of data are complete
-// lines that rule 6 leaves unchanged (no ">From "), or 0, and whether
-// they hold a CR (rule 1 then applies).
-func fastLines(data []byte, eof bool) (int, bool) {
-	n := bytes.LastIndexByte(data, '\n') + 1
-	if eof && n < len(data) {
-		return 0, false // a last line without LF: the careful path adds one
+// lines hashes complete lines (data ends with LF and starts a line)
+// under rules 1, 6 and 7, given the count of empty lines held back before
+// them, and returns the count held back after them. One search finds
+// where the text stops being plain: a NUL, a CR, or ">F" (a quoted From_
+// line holds one where its '>' end; an ordinary quoted line, "> text",
+// does not stop it). Plain runs are hashed as they stand. From the line
+// of the first CR on, the text is copied into a scratch buffer as LF
+// lines (rule 1) in the pass that looks for the other stops. A NUL is an
+// error here: it can only be in a message read in place (reads reject
+// them).
+func (p *Parser) lines(data []byte, blank int) (int, error) {
+	run := 0 // start of the text not yet hashed
+	i := 0   // where the search goes on
+	for {
+		s := bytesearch.IndexStop(data[i:], 0, '\r', '>', 'F')
+		if s < 0 {
+			return p.emit(data[run:], blank), nil
+		}
+		s += i
+		switch data[s] {
+		case 0:
+			return 0, malformed(p.off+int64(s), "NUL byte")
+		case '\r':
+			// Hash up to the line with the CR, then the rest made LF
+			// lines. It starts at that line's start, or at the 'F'
+			// where the '>' of a quoted From_ line were skipped.
+			ls := bytes.LastIndexByte(data[run:s], '\n') + 1 + run
+			blank = p.emit(data[run:ls], blank)
+			return p.crlfLines(data, ls, blank)
+		case '>':
+			// data[s+1] == 'F'.
+			if r := quotedFrom(data, s); r >= 0 {
+				blank = p.emit(data[run:r], blank)
+				run = s + 1
+			}
+			i = s + 1
+		}
 	}
-	lines := data[:n]
-	if n == 0 || bytes.Contains(lines, []byte(">From ")) {
-		return 0, false
-	}
-	return n, bytes.IndexByte(lines, '\r') >= 0
 }
 
-// crlfToLF appends src to dst with every CRLF turned into LF; a bare CR
-// is kept (rule 1).
-func crlfToLF(dst, src []byte) []byte {
+// crlfLines hashes data[i:] as lines does, copied into p.norm as LF
+// lines first.
+func (p *Parser) crlfLines(data []byte, i, blank int) (int, error) {
+	norm := p.norm[:0]
 	for {
-		i := bytes.IndexByte(src, '\r')
-		if i < 0 {
-			return append(dst, src...)
+		var s int
+		norm, s = bytesearch.AppendLF(norm, data[i:], 0, '>', 'F')
+		s += i
+		if s == len(data) {
+			break
 		}
-		if i+1 < len(src) && src[i+1] == '\n' {
-			dst = append(dst, src[:i]...)
+		if data[s] == 0 {
+			p.norm = norm
+			return 0, malformed(p.off+int64(s), "NUL byte")
+		}
+		// data[s:] starts with ">F"; the '>' before it are copied.
+		if r := quotedFrom(data, s); r >= 0 {
+			norm = norm[:len(norm)-(s-r)]
 		} else {
-			dst = append(dst, src[:i+1]...)
+			norm = append(norm, '>')
 		}
-		src = src[i+1:]
+		i = s + 1
 	}
+	p.norm = norm
+	return p.emit(norm, blank), nil
+}
+
+// quotedFrom is given the place of a '>' followed by 'F' in data (which
+// starts a line). When it is the last '>' of a quoted From_ line (rule 6:
+// the run of '>' starts the line, "From " follows), it returns the start
+// of the line, else -1.
+func quotedFrom(data []byte, s int) int {
+	r := s
+	for r > 0 && data[r-1] == '>' {
+		r--
+	}
+	if (r == 0 || data[r-1] == '\n') && bytes.HasPrefix(data[s+1:], []byte("From ")) {
+		return r
+	}
+	return -1
+}
+
+// emit hashes text that ends at a line start (or is empty) and starts at
+// one or inside a non-empty line, holding back its trailing empty lines
+// (rule 7): given the count held back before it, it returns the count
+// held back after it.
+func (p *Parser) emit(text []byte, blank int) int {
+	k, empty := trailingEmpty(text)
+	if k > 0 {
+		blank = p.writeBlank(blank)
+		p.d.Write(text[:k])
+	}
+	return blank + empty
 }
 
 // trailingEmpty splits complete LF lines into the part up to the last
