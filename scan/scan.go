@@ -595,12 +595,12 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 		var met, hits atomic.Int64
 		all := int64(len(r.Messages))
 		want = func(messageID string, keyHash uint64) bool {
+			if common.Load() {
+				return true // judged: the set and counters are done with
+			}
 			n := met.Add(1)
 			if seen.add(candidateHash(messageID, keyHash)) {
 				hits.Add(1)
-				return true
-			}
-			if common.Load() {
 				return true
 			}
 			if n >= minJudged && hits.Load()*all*commonDuplicates >= n*n {
