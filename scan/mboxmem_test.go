@@ -11,13 +11,13 @@ import (
 	"time"
 )
 
-// TestMappedMboxShrinks: an mbox cut short by another program while it is
-// mapped makes reading its lost pages fault. The scan must report the file
-// as skipped (so it is never rewritten) and go on, not crash.
-func TestMappedMboxShrinks(t *testing.T) {
+// mappedMbox writes an mbox of at least size bytes, messages of lines
+// lines each, and maps it; the file and mapping are closed at the end.
+func mappedMbox(t *testing.T, size, lines int) (string, *os.File, []byte) {
+	t.Helper()
 	var b strings.Builder
-	for i := 0; b.Len() < 256<<10; i++ {
-		b.WriteString(mboxOf(msg(fmt.Sprintf("m%d@x", i), "S", strings.Repeat("line of text\n", 40))))
+	for i := 0; b.Len() < size; i++ {
+		b.WriteString(mboxOf(msg(fmt.Sprintf("m%d@x", i), "S", strings.Repeat("line of text\n", lines))))
 	}
 	p := filepath.Join(t.TempDir(), "box.mbox")
 	put(t, p, b.String())
@@ -25,12 +25,20 @@ func TestMappedMboxShrinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	data := mapFile(f, int64(b.Len()))
 	if data == nil {
 		t.Skip("mbox files are not mapped on this system")
 	}
-	defer unmapFile(data)
+	t.Cleanup(func() { unmapFile(data) })
+	return p, f, data
+}
+
+// TestMappedMboxShrinks: an mbox cut short by another program while it is
+// mapped makes reading its lost pages fault. The scan must report the file
+// as skipped (so it is never rewritten) and go on, not crash.
+func TestMappedMboxShrinks(t *testing.T) {
+	p, _, data := mappedMbox(t, 256<<10, 40)
 	if err := os.Truncate(p, 100); err != nil {
 		t.Fatal(err)
 	}
@@ -44,12 +52,8 @@ func TestMappedMboxShrinks(t *testing.T) {
 // TestMappedMboxGivesPagesBack: the pages of a mapped mbox are given back
 // as the scan advances, so its RSS does not grow with the file.
 func TestMappedMboxGivesPagesBack(t *testing.T) {
-	var b strings.Builder
-	for i := 0; b.Len() < 6*mboxGiveBack; i++ {
-		b.WriteString(mboxOf(msg(fmt.Sprintf("m%d@x", i), "S", strings.Repeat("line of text\n", 400))))
-	}
-	p := filepath.Join(t.TempDir(), "box.mbox")
-	put(t, p, b.String())
+	p, f, data := mappedMbox(t, 6*mboxGiveBack, 400)
+	size := int64(len(data))
 	rss := func() int64 {
 		s, err := os.ReadFile("/proc/self/status")
 		if err != nil {
@@ -65,16 +69,6 @@ func TestMappedMboxGivesPagesBack(t *testing.T) {
 		t.Skip("no RssFile in /proc/self/status")
 		return 0
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	data := mapFile(f, int64(b.Len()))
-	if data == nil {
-		t.Skip("mbox files are not mapped on this system")
-	}
-	defer unmapFile(data)
 	before := rss()
 	r := &Result{}
 	msgs, skipped, err := r.readMboxMapped(context.Background(), p, 0, data, time.Now(), nil)
@@ -84,11 +78,11 @@ func TestMappedMboxGivesPagesBack(t *testing.T) {
 	// At most one give-back interval (plus one message and page rounding)
 	// per segment stays mapped.
 	grown := rss() - before
-	limit := int64(len(mboxSegments(f, int64(b.Len()), runtime.GOMAXPROCS(0)))) * (mboxGiveBack + 1<<20)
+	limit := int64(len(mboxSegments(f, size, runtime.GOMAXPROCS(0)))) * (mboxGiveBack + 1<<20)
 	if grown > limit {
-		t.Errorf("file-backed RSS grew by %d bytes reading %d (limit %d)", grown, b.Len(), limit)
+		t.Errorf("file-backed RSS grew by %d bytes reading %d (limit %d)", grown, size, limit)
 	}
-	t.Logf("%d messages, %d bytes: file RSS +%d", len(msgs), b.Len(), grown)
+	t.Logf("%d messages, %d bytes: file RSS +%d", len(msgs), size, grown)
 }
 
 // FuzzFromLineUnix holds the allocation-free date reader of the mapped
