@@ -12,7 +12,10 @@
 // when the header identity was met before, when the whole file came in
 // the first read, or once duplicates are common in the store (see read);
 // Result.Duplicates hashes the rest of the bodies whose identities
-// collide. Options.HashAll hashes every body in the first pass.
+// collide. Options.HashAll hashes every body in the first pass. An mbox
+// file is mapped into memory read-only where the system allows it and
+// split and hashed in place, one segment per core (see readMboxMapped);
+// elsewhere it is read with read calls.
 package scan
 
 import (
