@@ -341,21 +341,30 @@ func (p *Parser) header(pr *Print) error {
 	// into the parser's own buffer for that field.
 	flush := func() {
 		if field >= 0 && !have[field] {
-			p.scratch[field] = collapse(p.scratch[field][:0], val)
+			p.scratch[field] = collapseValue(p.scratch[field][:0], val)
 			vals[field], have[field] = p.scratch[field], true
 		}
 		field = -1
 	}
 	for {
-		l, err := p.readLine(MaxHeaderBytes - total)
-		if err == io.EOF {
-			if first {
-				return malformed(0, "empty message")
+		var l []byte
+		if i := bytes.IndexByte(p.buf[p.beg:p.end], '\n'); i >= 0 {
+			// The usual case, readLine's first step, inline.
+			l = p.buf[p.beg : p.beg+i+1]
+			p.beg += i + 1
+			p.off += int64(i + 1)
+		} else {
+			var err error
+			l, err = p.readLine(MaxHeaderBytes - total)
+			if err == io.EOF {
+				if first {
+					return malformed(0, "empty message")
+				}
+				break // a message of header fields only: the body is empty
 			}
-			break // a message of header fields only: the body is empty
-		}
-		if err != nil {
-			return err
+			if err != nil {
+				return err
+			}
 		}
 		total += len(l)
 		if total > MaxHeaderBytes {
@@ -386,16 +395,41 @@ func (p *Parser) header(pr *Print) error {
 			}
 			continue
 		}
-		colon := bytes.IndexByte(c, ':')
-		name0 := trimWSP(c[:max(colon, 0)])
-		if colon <= 0 || !fieldName(name0) {
-			return malformed(p.off-int64(len(l)), "line %q is not a header field and no empty line came before it (no header/body separator)", clip(c))
+		// The field name: printable US-ASCII up to the colon, found in
+		// one loop; else the careful way (there may be white space
+		// before the colon, RFC 5322 section 4.5).
+		colon := -1
+		for k, ch := range c {
+			if ch == ':' {
+				colon = k
+				break
+			}
+			if ch < 33 || ch > 126 {
+				break
+			}
+		}
+		name0 := c[:max(colon, 0)]
+		if colon <= 0 {
+			colon = bytes.IndexByte(c, ':')
+			name0 = trimWSP(c[:max(colon, 0)])
+			if colon <= 0 || !fieldName(name0) {
+				return malformed(p.off-int64(len(l)), "line %q is not a header field and no empty line came before it (no header/body separator)", clip(c))
+			}
 		}
 		flush()
 		fields++
-		if f := interesting(name0); f >= 0 {
+		if f := interesting(name0); f >= 0 && !have[f] {
 			field = f
 			val = append(val[:0], c[colon+1:]...)
+		} else if rest := p.buf[p.beg:p.end]; len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+			// A field identity does not use, folded: its continuation
+			// lines need nothing but passing, at once when they are
+			// all here (and within the bound; else line by line).
+			if k := bytesearch.IndexUnfolded(rest); k >= 0 && total+k+1 <= MaxHeaderBytes {
+				p.beg += k + 1
+				p.off += int64(k + 1)
+				total += k + 1
+			}
 		}
 	}
 	flush()
@@ -425,15 +459,41 @@ func (p *Parser) header(pr *Print) error {
 // keeps them.
 var interestingFields = [...]string{"message-id", "from", "date", "subject", "to", "x-uidl"}
 
-// interesting returns the index of a field that identity uses, or -1
-// (without allocating: this runs for every header line).
+// interesting returns the index of a field that identity uses, or -1.
+// name is a field name (printable US-ASCII): this runs for every header
+// line, so the length and first letter pick the one candidate, compared
+// ignoring case (c|0x20 is the lower case of a letter, and of no other
+// printable byte; '-' stays itself).
 func interesting(name []byte) int {
-	for i, f := range interestingFields {
-		if len(name) == len(f) && bytes.EqualFold(name, []byte(f)) {
-			return i
+	var f int
+	switch len(name) {
+	case 10:
+		f = 0 // message-id
+	case 4:
+		switch name[0] | 0x20 {
+		case 'f':
+			f = 1
+		case 'd':
+			f = 2
+		default:
+			return -1
+		}
+	case 7:
+		f = 3 // subject
+	case 2:
+		f = 4 // to
+	case 6:
+		f = 5 // x-uidl
+	default:
+		return -1
+	}
+	want := interestingFields[f]
+	for i := range len(want) {
+		if name[i]|0x20 != want[i] {
+			return -1
 		}
 	}
-	return -1
+	return f
 }
 
 // fieldName reports whether b is a legal RFC 5322 field name: printable
@@ -460,6 +520,23 @@ func clip(b []byte) string {
 // collapse appends v to out, trimmed, with every run of SP, HTAB, CR or LF
 // turned into one space.
 func collapse(out, v []byte) []byte { return appendWords(out, v, " ") }
+
+// collapseValue is collapse for a field value as header gathers it, which
+// holds no LF. Most values are collapsed already once trimmed (words
+// and single spaces): one search tells, and they are copied whole.
+func collapseValue(out, v []byte) []byte {
+	i, j := 0, len(v)
+	for i < j && isWSP(v[i]) {
+		i++
+	}
+	for j > i && isWSP(v[j-1]) {
+		j--
+	}
+	if bytesearch.IndexStop(v[i:j], '\t', '\r', ' ', ' ') < 0 {
+		return append(out, v[i:j]...)
+	}
+	return collapse(out, v)
+}
 
 // appendWords appends the runs of v that are not SP, HTAB, CR or LF to
 // dst, with sep between them. Runs are copied whole: values are mostly
@@ -501,13 +578,21 @@ func appendMessageID(dst, v []byte) []byte {
 			v = v[i+1 : i+1+j]
 		}
 	}
+	space := false
 	for _, c := range v {
 		if c >= 0x80 {
 			return append(dst, NormalizeMessageID(string(v))...)
 		}
+		if c <= ' ' && isWSP(c) {
+			space = true
+		}
 	}
 	start := len(dst)
-	dst = appendWords(dst, v, "")
+	if space {
+		dst = appendWords(dst, v, "")
+	} else {
+		dst = append(dst, v...) // the usual case: nothing to remove
+	}
 	if at := bytes.LastIndexByte(dst[start:], '@'); at >= 0 {
 		for k := start + at; k < len(dst); k++ {
 			if c := dst[k]; 'A' <= c && c <= 'Z' {

@@ -284,3 +284,58 @@ func TestRepeatedFields(t *testing.T) {
 		t.Fatal("a reused parser gave a different print")
 	}
 }
+
+// interestingRef is the definition interesting is held to.
+func interestingRef(name []byte) int {
+	for i, f := range interestingFields {
+		if bytes.EqualFold(name, []byte(f)) {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestInteresting(t *testing.T) {
+	// Each identity field and each name one printable byte away from it
+	// (every byte at every place), and a few others.
+	names := []string{"Received", "X-UID", "Content-Length", "DKIM-Signature", "Cc", "Message-IDs", "ToX"}
+	for _, f := range interestingFields {
+		names = append(names, f, strings.ToUpper(f))
+		for i := range len(f) {
+			for c := byte(33); c <= 126; c++ {
+				b := []byte(f)
+				b[i] = c
+				names = append(names, string(b))
+			}
+		}
+	}
+	for _, n := range names {
+		if !fieldName([]byte(n)) {
+			t.Fatalf("test setup: %q is not a field name", n)
+		}
+		if got, want := interesting([]byte(n)), interestingRef([]byte(n)); got != want {
+			t.Errorf("interesting(%q) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// FuzzCollapse holds collapse, and the copy-when-collapsed-already
+// collapseValue, to their definition (rule 3): the runs of
+// non-white-space joined by single spaces.
+func FuzzCollapse(f *testing.F) {
+	for _, s := range []string{" Quarterly\r\n figures ", "\ta  b\t\tc", "", "   ", "x", "é \xff\x00 y", " a b\rc d ", " one two three four five six seven eight nine ten eleven  twelve "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		words := bytes.FieldsFunc([]byte(v), func(r rune) bool { return r < 0x80 && isWSP(byte(r)) })
+		want := "pre" + string(bytes.Join(words, []byte(" ")))
+		if got := string(collapse([]byte("pre"), []byte(v))); got != want {
+			t.Fatalf("collapse(%q) = %q, want %q", v, got, want)
+		}
+		if !strings.Contains(v, "\n") {
+			if got := string(collapseValue([]byte("pre"), []byte(v))); got != want {
+				t.Fatalf("collapseValue(%q) = %q, want %q", v, got, want)
+			}
+		}
+	})
+}
