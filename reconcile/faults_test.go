@@ -562,7 +562,7 @@ func TestDeletableRechecks(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Join(dir, "cur"))
 	path := filepath.Join(dir, "cur", ents[0].Name())
 	good := func() *srvMsg {
-		return &srvMsg{Message: Message{Verdict: Saved, Local: &report.Ref{Path: path}, Evidence: &Evidence{Match: "message-id+body"}}, haveFull: true}
+		return &srvMsg{Message: &Message{Verdict: Saved, Local: &report.Ref{Path: path}, Evidence: &Evidence{Match: "message-id+body"}}, haveFull: true}
 	}
 	if err := deletable(good()); err != nil {
 		t.Fatalf("good: %v", err)

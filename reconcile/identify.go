@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"sort"
@@ -28,42 +29,114 @@ const (
 // matchWeak is the evidence of MatchMessageID.
 const matchWeak = "message-id+headers+size"
 
-// srvMsg is the working record of one server message.
+// srvMsg is the working record of one server message. Of its prints it
+// keeps what the verdicts need: the Message-ID (in Message), the key-header
+// hash and, once read whole, the body hash. A mailbox can hold hundreds of
+// thousands of messages, so the record is small: its Message lives in the
+// plan's result slice, and what only some messages need is in rare.
 type srvMsg struct {
-	Message
-	hdr      fingerprint.Print // from TOP n 0 (HasBody ignored)
-	full     fingerprint.Print // from RETR / TOP n ALL
-	haveHdr  bool
-	haveFull bool
-	needFull bool
-	ev       *Evidence // how the full copy compares (also kept for missing ones)
-	failed   string    // why it could not be inspected
-	tmp      string    // temporary file holding the retrieved message (fetch)
-	wantTmp  bool      // keep the retrieved bytes for a possible fetch
+	*Message // &plan.out[i]
+	keyHash  uint64
+	bodyHash uint64 // of the full copy: valid when haveFull
 	// wire is the retrieved message's size as LIST counts it (octets
 	// with CRLF line ends); a copy that is not the size LIST gave is not
 	// evidence for deleting (the server sent something else).
-	wire int64
+	wire     int64
+	rare     *srvRare
+	haveHdr  bool // the header was read with TOP n 0
+	haveFull bool // the whole message was read and fingerprinted
+	needFull bool
+	wantTmp  bool // keep the retrieved bytes for a possible fetch
 }
 
+// srvRare holds what few server messages have.
+type srvRare struct {
+	failed string // why it could not be inspected
+	tmp    string // temporary file holding the retrieved message (fetch)
+}
+
+func (m *srvMsg) failure() string {
+	if m.rare == nil {
+		return ""
+	}
+	return m.rare.failed
+}
+
+func (m *srvMsg) setFailure(why string) {
+	if m.rare == nil {
+		m.rare = &srvRare{}
+	}
+	m.rare.failed = why
+}
+
+func (m *srvMsg) tmpName() string {
+	if m.rare == nil {
+		return ""
+	}
+	return m.rare.tmp
+}
+
+func (m *srvMsg) setTmp(name string) {
+	if m.rare == nil {
+		if name == "" {
+			return
+		}
+		m.rare = &srvRare{}
+	}
+	m.rare.tmp = name
+}
+
+// setPrint records a print of the message: the header's from TOP n 0
+// (full false, its HasBody ignored), or the whole message's.
+func (m *srvMsg) setPrint(pr fingerprint.Print, full bool) {
+	m.MessageID, m.keyHash = pr.MessageID, pr.KeyHash
+	if full {
+		m.bodyHash, m.haveFull = pr.BodyHash, true
+	} else {
+		m.haveHdr = true
+	}
+}
+
+// print returns the best print known: the full copy's, else the header's.
 func (m *srvMsg) print() (fingerprint.Print, bool) {
-	if m.haveFull {
-		return m.full, true
+	if !m.haveFull && !m.haveHdr {
+		return fingerprint.Print{}, false
 	}
-	if m.haveHdr {
-		return m.hdr, true
+	return fingerprint.Print{MessageID: m.MessageID, KeyHash: m.keyHash, BodyHash: m.bodyHash, HasBody: m.haveFull}, true
+}
+
+// fullEvidence is the evidence of the full copy's identity.
+func (m *srvMsg) fullEvidence() *Evidence {
+	ev := &Evidence{Match: "message-id+body", BodyHash: fmt.Sprintf("%016x", m.bodyHash)}
+	if m.MessageID == "" {
+		ev.Match = "headers+body"
 	}
-	return fingerprint.Print{}, false
+	return ev
 }
 
 func candidateOf(p fingerprint.Print) fingerprint.Key { return p.Candidate() }
 
+// candidate is the header identity of the best print known.
+func (m *srvMsg) candidate() fingerprint.Key {
+	pr, _ := m.print()
+	return pr.Candidate()
+}
+
 // plan is phase 1's outcome.
 type plan struct {
-	msgs   []*srvMsg
-	byNum  map[int]*srvMsg
-	uidls  []string // the server's listing, in message-number order
+	msgs   []srvMsg  // in message-number order
+	out    []Message // the result's messages: msgs[i].Message is &out[i]
+	uidls  []string  // the server's listing, in its order (with a state file)
 	dupUID map[string]bool
+}
+
+// byNum returns the message numbered n, or nil.
+func (p *plan) byNum(n int) *srvMsg {
+	i := sort.Search(len(p.msgs), func(i int) bool { return p.msgs[i].Num >= n })
+	if i < len(p.msgs) && p.msgs[i].Num == n {
+		return &p.msgs[i]
+	}
+	return nil
 }
 
 // list builds the message table from the UIDL and LIST listings read
@@ -84,21 +157,40 @@ func (r *runner) list(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reconcile: LIST: %w", err)
 	}
+	// The listing's order by message number (usually its own order).
+	order := make([]int, len(uids))
+	for i := range order {
+		order[i] = i
+	}
+	if !sort.SliceIsSorted(order, func(i, j int) bool { return uids[i].Num < uids[j].Num }) {
+		sort.SliceStable(order, func(i, j int) bool { return uids[order[i]].Num < uids[order[j]].Num })
+	}
+	for i := 1; i < len(order); i++ {
+		if uids[order[i]].Num == uids[order[i-1]].Num {
+			return fmt.Errorf("reconcile: UIDL lists message %d twice: %w", firstRepeated(uids), pop3.ErrProtocol)
+		}
+	}
 	size := make(map[int]int64, len(sizes))
 	for _, s := range sizes {
 		size[s.Num] = s.Size
 	}
-	p := &plan{byNum: map[int]*srvMsg{}, dupUID: map[string]bool{}}
-	seen := map[string]int{}
+	p := &plan{dupUID: map[string]bool{}}
+	seen := make(map[string]int, len(uids))
 	for _, u := range uids {
 		seen[u.UID]++
-		p.uidls = append(p.uidls, u.UID)
 	}
-	for _, u := range uids {
-		if _, dup := p.byNum[u.Num]; dup {
-			return fmt.Errorf("reconcile: UIDL lists message %d twice: %w", u.Num, pop3.ErrProtocol)
+	if r.state != nil {
+		for _, u := range uids {
+			p.uidls = append(p.uidls, u.UID)
 		}
-		m := &srvMsg{Message: Message{Num: u.Num, UIDL: u.UID, Verdict: Unknown, Action: Keep}}
+	}
+	p.msgs = make([]srvMsg, len(uids))
+	p.out = make([]Message, len(uids))
+	for j, i := range order {
+		u := uids[i]
+		p.out[j] = Message{Num: u.Num, UIDL: u.UID, Verdict: Unknown, Action: Keep}
+		m := &p.msgs[j]
+		m.Message = &p.out[j]
 		if seen[u.UID] > 1 {
 			m.DuplicateUIDL = true
 			p.dupUID[u.UID] = true
@@ -106,66 +198,193 @@ func (r *runner) list(ctx context.Context) error {
 		if sz, ok := size[u.Num]; ok {
 			m.Size = sz
 		} else {
-			m.failed = "listed by UIDL but not by LIST"
+			m.setFailure("listed by UIDL but not by LIST")
 		}
-		p.msgs = append(p.msgs, m)
-		p.byNum[u.Num] = m
 	}
 	if len(sizes) != len(uids) {
 		for _, s := range sizes {
-			if p.byNum[s.Num] == nil {
+			if p.byNum(s.Num) == nil {
 				return fmt.Errorf("reconcile: message %d is listed by LIST but not by UIDL: %w", s.Num, pop3.ErrProtocol)
 			}
 		}
 	}
-	sort.Slice(p.msgs, func(i, j int) bool { return p.msgs[i].Num < p.msgs[j].Num })
 	r.p = p
+	r.s.listing = nil // all of it is in the plan now
 	return nil
 }
 
-// localIndex maps header identities and X-UIDLs to local messages.
-type localIndex struct {
-	cand  map[fingerprint.Key][]int
-	xuidl map[string][]int
-	byKey map[fingerprint.Key][]int // full keys of hashed messages
-	ids   map[string]bool           // Message-IDs present locally
+// firstRepeated returns the first message number of the listing that an
+// earlier entry already had.
+func firstRepeated(uids []pop3.UIDEntry) int {
+	seen := map[int]bool{}
+	for _, u := range uids {
+		if seen[u.Num] {
+			return u.Num
+		}
+		seen[u.Num] = true
+	}
+	return 0
 }
 
-func buildIndex(res *scan.Result) *localIndex {
-	li := &localIndex{
-		cand:  map[fingerprint.Key][]int{},
-		xuidl: map[string][]int{},
-		byKey: map[fingerprint.Key][]int{},
-		ids:   map[string]bool{},
+// localIndex finds local messages by header identity (the Print's
+// Candidate) and by X-UIDL. Each is a hash chain: head maps a hash to the
+// first local message with it, next leads on to the following one (-1
+// ends), in index order. A lookup compares the real keys, so hashes that
+// collide cost a comparison, never a wrong answer. The messages with a
+// full key (body hashed) are found along the chain of its candidate, which
+// all of them share. The index holds about 30 bytes a local message (maps
+// of keys to slices held some 450).
+//
+// Lookups read res: they must not run while res.HashBodies changes it,
+// except surelyLocal, which reads only ids.
+type localIndex struct {
+	res   *scan.Result
+	seed  maphash.Seed
+	cand  chains
+	xuidl chains
+	ids   map[string]struct{} // Message-IDs present locally (withIDs only)
+}
+
+// chains is a hash chain over the local messages.
+type chains struct {
+	head map[uint64]int32
+	next []int32
+}
+
+// add puts local message i in front of h's chain: adding in descending
+// order leaves each chain in ascending order.
+func (c *chains) add(h uint64, i int) {
+	if c.next == nil {
+		c.head = map[uint64]int32{}
+		c.next = make([]int32, i+1)
 	}
+	c.next[i] = -1
+	if j, ok := c.head[h]; ok {
+		c.next[i] = j
+	}
+	c.head[h] = int32(i)
+}
+
+// first returns the first local message of h's chain, or -1.
+func (c *chains) first(h uint64) int {
+	if j, ok := c.head[h]; ok {
+		return int(j)
+	}
+	return -1
+}
+
+// buildIndex indexes res; withIDs also gathers the set of Message-IDs,
+// for surelyLocal while res is being hashed.
+func buildIndex(res *scan.Result, withIDs bool) *localIndex {
+	li := &localIndex{res: res, seed: maphash.MakeSeed()}
 	if res == nil {
 		return li
 	}
-	for i := range res.Messages {
+	if withIDs {
+		li.ids = map[string]struct{}{}
+	}
+	for i := len(res.Messages) - 1; i >= 0; i-- {
 		m := &res.Messages[i]
-		id := res.MessageID(m)
-		k := fingerprint.Key{MessageID: id}
-		if id == "" {
-			k = fingerprint.Key{KeyHash: m.KeyHash}
-		} else {
-			li.ids[id] = true
+		k := li.candOf(i)
+		if k.MessageID != "" && li.ids != nil {
+			li.ids[k.MessageID] = struct{}{}
 		}
-		li.cand[k] = append(li.cand[k], i)
+		li.cand.add(li.candHash(k), i)
 		if x := res.XUIDL(m); x != "" {
-			li.xuidl[x] = append(li.xuidl[x], i)
-		}
-		if m.HasBody {
-			key := res.Key(m)
-			li.byKey[key] = append(li.byKey[key], i)
+			li.xuidl.add(maphash.String(li.seed, x), i)
 		}
 	}
 	return li
 }
 
+// candOf returns the header identity of local message i.
+func (li *localIndex) candOf(i int) fingerprint.Key {
+	m := &li.res.Messages[i]
+	if id := li.res.MessageID(m); id != "" {
+		return fingerprint.Key{MessageID: id}
+	}
+	return fingerprint.Key{KeyHash: m.KeyHash}
+}
+
+func (li *localIndex) candHash(k fingerprint.Key) uint64 {
+	if k.MessageID != "" {
+		return maphash.String(li.seed, k.MessageID)
+	}
+	return k.KeyHash
+}
+
+// appendCand appends the local messages whose header identity is k, in
+// index order.
+func (li *localIndex) appendCand(dst []int, k fingerprint.Key) []int {
+	for i := li.cand.first(li.candHash(k)); i >= 0; i = int(li.cand.next[i]) {
+		if li.candOf(i) == k {
+			dst = append(dst, i)
+		}
+	}
+	return dst
+}
+
+// hasCand reports whether a local message has the header identity k.
+func (li *localIndex) hasCand(k fingerprint.Key) bool {
+	for i := li.cand.first(li.candHash(k)); i >= 0; i = int(li.cand.next[i]) {
+		if li.candOf(i) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// appendByKey appends the hashed local messages whose full key is key, in
+// index order.
+func (li *localIndex) appendByKey(dst []int, key fingerprint.Key) []int {
+	cand := fingerprint.Key{MessageID: key.MessageID}
+	if key.MessageID == "" {
+		cand = fingerprint.Key{KeyHash: key.KeyHash}
+	}
+	for i := li.cand.first(li.candHash(cand)); i >= 0; i = int(li.cand.next[i]) {
+		if m := &li.res.Messages[i]; m.HasBody && li.res.Key(m) == key {
+			dst = append(dst, i)
+		}
+	}
+	return dst
+}
+
+// appendXUIDL appends the local messages whose X-UIDL is uidl, in index
+// order.
+func (li *localIndex) appendXUIDL(dst []int, uidl string) []int {
+	if uidl == "" {
+		return dst
+	}
+	for i := li.xuidl.first(maphash.String(li.seed, uidl)); i >= 0; i = int(li.xuidl.next[i]) {
+		if li.res.XUIDL(&li.res.Messages[i]) == uidl {
+			dst = append(dst, i)
+		}
+	}
+	return dst
+}
+
+// hasXUIDL reports whether a local message carries X-UIDL uidl.
+func (li *localIndex) hasXUIDL(uidl string) bool {
+	if uidl == "" {
+		return false
+	}
+	for i := li.xuidl.first(maphash.String(li.seed, uidl)); i >= 0; i = int(li.xuidl.next[i]) {
+		if li.res.XUIDL(&li.res.Messages[i]) == uidl {
+			return true
+		}
+	}
+	return false
+}
+
 // surelyLocal reports whether a server message with this print can never
-// be fetched: a local copy has its Message-ID, so it is saved or a conflict.
+// be fetched: a local copy has its Message-ID, so it is saved or a
+// conflict. It needs an index built withIDs, and reads nothing else.
 func (li *localIndex) surelyLocal(p fingerprint.Print) bool {
-	return p.MessageID != "" && li.ids[p.MessageID]
+	if p.MessageID == "" {
+		return false
+	}
+	_, ok := li.ids[p.MessageID]
+	return ok
 }
 
 // identify is phase 1: it gives every server message a verdict, reading
@@ -173,10 +392,11 @@ func (li *localIndex) surelyLocal(p fingerprint.Print) bool {
 // for temporary files in the fetch target.
 func (r *runner) identify(ctx context.Context) error {
 	p := r.p
-	li := buildIndex(r.res)
-	r.li = li
 	s := r.s
 	fetching := r.o.Apply && r.fetch != nil
+	// With a fetch target, bodies asks surelyLocal while res is hashed.
+	li := buildIndex(r.res, fetching)
+	r.li = li
 	useTop := s.hasTop()
 	if s.expire0() && !useTop {
 		return ErrUnsafeExpire
@@ -185,9 +405,10 @@ func (r *runner) identify(ctx context.Context) error {
 	// Header pass: TOP n 0 for the larger messages, unless every message
 	// is going to be read whole anyway (fetching reads the missing ones).
 	var topNums []int
-	for _, m := range p.msgs {
+	for i := range p.msgs {
+		m := &p.msgs[i]
 		switch {
-		case m.failed != "":
+		case m.failure() != "":
 		case useTop && !fetching && m.Size > smallSize:
 			topNums = append(topNums, m.Num)
 		case useTop && r.o.Match == MatchMessageID && !fetching:
@@ -204,33 +425,40 @@ func (r *runner) identify(ctx context.Context) error {
 	// Which headers can match something: a local copy, a local X-UIDL,
 	// or another server message.
 	srvCand := map[fingerprint.Key]int{}
-	for _, m := range p.msgs {
+	for i := range p.msgs {
+		m := &p.msgs[i]
 		if m.haveHdr {
-			srvCand[candidateOf(m.hdr)]++
+			srvCand[m.candidate()]++
 		}
 	}
 	var need []int // local messages whose bodies must be hashed
-	for _, m := range p.msgs {
+	for i := range p.msgs {
+		m := &p.msgs[i]
 		if !m.haveHdr {
 			continue
 		}
-		k := candidateOf(m.hdr)
-		local := li.cand[k]
-		if r.o.Match == MatchMessageID && m.hdr.MessageID != "" && len(local) > 0 {
+		k := m.candidate()
+		n := len(need)
+		need = li.appendCand(need, k)
+		local := len(need) > n
+		if r.o.Match == MatchMessageID && m.MessageID != "" && local {
+			need = need[:n]
 			continue // decided on the header alone
 		}
-		if len(local) > 0 || len(li.xuidl[m.UIDL]) > 0 || srvCand[k] > 1 {
+		if local || li.hasXUIDL(m.UIDL) || srvCand[k] > 1 {
 			m.needFull = true
-			need = append(need, local...)
-			need = append(need, li.xuidl[m.UIDL]...)
+			need = li.appendXUIDL(need, m.UIDL)
+		} else {
+			need = need[:n]
 		}
 	}
 	// Hash local candidates while the server sends the full copies.
 	hashed := make(chan error, 1)
 	go func() { hashed <- r.hashLocal(ctx, need) }()
 	var fullNums []int
-	for _, m := range p.msgs {
-		if m.needFull && m.failed == "" {
+	for i := range p.msgs {
+		m := &p.msgs[i]
+		if m.needFull && m.failure() == "" {
 			fullNums = append(fullNums, m.Num)
 			// Keep the bytes of anything that may turn out missing.
 			m.wantTmp = fetching
@@ -245,21 +473,23 @@ func (r *runner) identify(ctx context.Context) error {
 		return herr
 	}
 	// Hashing may have dropped unreadable local messages: index again.
-	li = buildIndex(r.res)
-	r.li = li
+	r.li, li = nil, nil
+	li = buildIndex(r.res, false)
 	// Messages read whole without a header pass: their local candidates
 	// are known only now.
 	need = need[:0]
-	for _, m := range p.msgs {
+	for i := range p.msgs {
+		m := &p.msgs[i]
 		if m.haveFull && !m.haveHdr {
-			need = append(need, li.cand[candidateOf(m.full)]...)
-			need = append(need, li.xuidl[m.UIDL]...)
+			need = li.appendCand(need, m.candidate())
+			need = li.appendXUIDL(need, m.UIDL)
 		}
 	}
 	if err := r.hashLocal(ctx, need); err != nil {
 		return err
 	}
-	r.classify(buildIndex(r.res))
+	li = nil
+	r.classify(buildIndex(r.res, false))
 	return nil
 }
 
@@ -293,15 +523,14 @@ func (r *runner) headers(ctx context.Context, nums []int) error {
 	parser := fingerprint.NewParser()
 	cr := &countReader{}
 	err := s.c.TopEach(ctx, nums, 0, func(n int, rd io.Reader) error {
-		m := r.p.byNum[n]
+		m := r.p.byNum(n)
 		cr.r = rd
 		pr, err := parser.Sum(cr, -1, false)
 		if err != nil {
-			m.failed = "header: " + err.Error()
+			m.setFailure("header: " + err.Error())
 			return nil
 		}
-		m.hdr, m.haveHdr = pr, true
-		m.MessageID = pr.MessageID
+		m.setPrint(pr, false)
 		return nil
 	})
 	r.out.Session.Top += len(nums)
@@ -310,7 +539,7 @@ func (r *runner) headers(ctx context.Context, nums []int) error {
 	if errors.As(err, &re) && s.c.Botched() == nil {
 		// TOP refused for some messages: read those whole instead.
 		for _, n := range nums {
-			if m := r.p.byNum[n]; !m.haveHdr && m.failed == "" {
+			if m := r.p.byNum(n); !m.haveHdr && m.failure() == "" {
 				m.needFull = true
 			}
 		}
@@ -333,7 +562,7 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 	parser := fingerprint.NewParser()
 	cr := &countReader{}
 	fn := func(n int, rd io.Reader) error {
-		m := r.p.byNum[n]
+		m := r.p.byNum(n)
 		cr.r = rd
 		lc := &lineCounter{r: cr}
 		var src io.Reader = lc
@@ -369,20 +598,19 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 				// Unusable, or saved/conflict whatever the body: never fetched.
 				os.Remove(tmp.Name())
 			} else {
-				m.tmp = tmp.Name()
-				r.fetch.keep(m.tmp)
+				m.setTmp(tmp.Name())
+				r.fetch.keep(tmp.Name())
 			}
 		}
 		if perr != nil {
-			m.failed = perr.Error()
+			m.setFailure(perr.Error())
 			return nil
 		}
 		if _, err := io.Copy(io.Discard, src); err != nil {
 			return fmt.Errorf("reading %s: %w", m.UIDL, err)
 		}
 		m.wire = lc.n + lc.lf
-		m.full, m.haveFull = pr, true
-		m.MessageID = pr.MessageID
+		m.setPrint(pr, true)
 		return nil
 	}
 	var err error
@@ -397,8 +625,8 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 	var re *pop3.ResponseError
 	if errors.As(err, &re) && s.c.Botched() == nil {
 		for _, n := range nums {
-			if m := r.p.byNum[n]; !m.haveFull && m.failed == "" {
-				m.failed = "the server refused to send it"
+			if m := r.p.byNum(n); !m.haveFull && m.failure() == "" {
+				m.setFailure("the server refused to send it")
 			}
 		}
 		// Keep the first refusal's words for one of them.
@@ -441,9 +669,11 @@ func (c *lineCounter) Read(p []byte) (int, error) {
 func (r *runner) classify(li *localIndex) {
 	res := r.res
 	firstByKey := map[fingerprint.Key]*srvMsg{}
-	for _, m := range r.p.msgs {
-		if m.failed != "" {
-			m.Verdict, m.Note = Unknown, "not inspected: "+m.failed
+	var buf, xbuf []int // lookups' results, reused
+	for i := range r.p.msgs {
+		m := &r.p.msgs[i]
+		if m.failure() != "" {
+			m.Verdict, m.Note = Unknown, "not inspected: "+m.failure()
 			continue
 		}
 		pr, ok := m.print()
@@ -452,8 +682,12 @@ func (r *runner) classify(li *localIndex) {
 			continue
 		}
 		m.MessageID = pr.MessageID
-		cand := li.cand[candidateOf(pr)]
 		if !m.haveFull {
+			var cand []int
+			if r.o.Match == MatchMessageID && pr.MessageID != "" {
+				cand = li.appendCand(buf[:0], candidateOf(pr))
+				buf = cand[:0]
+			}
 			switch {
 			case r.o.Match == MatchMessageID && pr.MessageID != "" && len(cand) > 0:
 				r.weakMatch(m, cand)
@@ -464,43 +698,44 @@ func (r *runner) classify(li *localIndex) {
 			continue
 		}
 		key := pr.Key()
-		m.ev = &Evidence{Match: "message-id+body", BodyHash: fmt.Sprintf("%016x", pr.BodyHash)}
-		if pr.MessageID == "" {
-			m.ev.Match = "headers+body"
-		}
-		m.Evidence = m.ev
 		if first, ok := firstByKey[key]; ok {
 			m.ServerDuplicateOf = first.UIDL
 		} else {
 			firstByKey[key] = m
 		}
-		if local := li.byKey[key]; len(local) > 0 {
+		local := li.appendByKey(buf[:0], key)
+		buf = local[:0]
+		if len(local) > 0 {
 			m.Verdict = Saved
+			m.Evidence = m.fullEvidence()
 			m.LocalCopies = len(local)
 			ref := report.RefOf(res, local[0])
 			m.Local = &ref
 			m.Arrival = res.Messages[local[0]].Arrival
-			for _, i := range li.xuidl[m.UIDL] {
+			xs := li.appendXUIDL(xbuf[:0], m.UIDL)
+			xbuf = xs[:0]
+			for _, i := range xs {
 				if res.Messages[i].HasBody && res.Key(&res.Messages[i]) == key {
 					m.Evidence.XUIDL = true
 				}
 			}
 			continue
 		}
-		if xs := li.xuidl[m.UIDL]; len(xs) > 0 {
+		if li.hasXUIDL(m.UIDL) {
 			m.Note = "a local copy carries X-UIDL " + m.UIDL + " but its content differs"
 		}
-		if pr.MessageID != "" && li.ids[pr.MessageID] {
+		if pr.MessageID != "" && li.hasCand(fingerprint.Key{MessageID: pr.MessageID}) {
 			m.Verdict = Conflict
+			m.Evidence = m.fullEvidence()
 			m.Note = joinNote("a local copy has this Message-ID with a different body", m.Note)
 			continue
 		}
 		m.Verdict = Missing
-		m.Evidence = nil
 	}
 	// Server copies of a missing message share its fate: only the first
 	// is fetched; the others are then saved by that copy.
-	for _, m := range r.p.msgs {
+	for i := range r.p.msgs {
+		m := &r.p.msgs[i]
 		if m.ServerDuplicateOf != "" && m.Verdict == Missing {
 			m.Note = joinNote("same message as "+m.ServerDuplicateOf+" on the server", m.Note)
 		}
@@ -514,7 +749,7 @@ func (r *runner) weakMatch(m *srvMsg, cand []int) {
 	res := r.res
 	for _, i := range cand {
 		l := &res.Messages[i]
-		if l.KeyHash != m.hdr.KeyHash {
+		if l.KeyHash != m.keyHash {
 			continue
 		}
 		if l.Size*2 < m.Size || m.Size*2 < l.Size {

@@ -115,7 +115,8 @@ func (r *runner) session(ctx context.Context) error {
 
 // planActions sets what --apply does with each message.
 func (r *runner) planActions() {
-	for _, m := range r.p.msgs {
+	for i := range r.p.msgs {
+		m := &r.p.msgs[i]
 		m.Action = Keep
 		switch m.Verdict {
 		case Saved:
@@ -143,11 +144,12 @@ func (r *runner) execute(ctx context.Context) error {
 	if r.fetch != nil {
 		fetched := map[string]*srvMsg{} // UIDL of the first copy -> it
 		var batch []*srvMsg
-		for _, m := range r.p.msgs {
+		for i := range r.p.msgs {
+			m := &r.p.msgs[i]
 			if m.Action != Fetch && m.Action != FetchDelete {
 				continue
 			}
-			if m.tmp == "" {
+			if m.tmpName() == "" {
 				m.Note = joinNote("not fetched: the retrieved copy was not kept", m.Note)
 				m.Action = Keep
 				continue
@@ -191,7 +193,8 @@ func (r *runner) execute(ctx context.Context) error {
 			fetched[m.UIDL] = m
 		}
 		// Server copies of a fetched message are now saved by it.
-		for _, m := range r.p.msgs {
+		for i := range r.p.msgs {
+			m := &r.p.msgs[i]
 			if m.Verdict != Missing || m.ServerDuplicateOf == "" {
 				continue
 			}
@@ -201,14 +204,15 @@ func (r *runner) execute(ctx context.Context) error {
 				continue
 			}
 			m.Verdict = Saved
-			m.Evidence = m.ev // the same identity as the fetched copy
+			m.Evidence = m.fullEvidence() // the same identity as the fetched copy
 			m.Local = first.Local
 			m.LocalCopies = 1
 			m.Arrival = first.Arrival
 		}
 	}
 	var del []*srvMsg
-	for _, m := range r.p.msgs {
+	for i := range r.p.msgs {
+		m := &r.p.msgs[i]
 		if m.Action == Delete || m.Action == FetchDelete {
 			del = append(del, m)
 		}
@@ -237,8 +241,8 @@ func (r *runner) commitFetch(m *srvMsg) error {
 			return fmt.Errorf("%w: %w", errJournal, err)
 		}
 	}
-	ref, err := r.fetch.commit(m.tmp, at)
-	m.tmp = ""
+	ref, err := r.fetch.commit(m.tmpName(), at)
+	m.setTmp("")
 	if j := r.o.Journal; j != nil {
 		je.To = ref.Path
 		if jerr := j.Finish(je, err); jerr != nil && err == nil {
@@ -249,7 +253,7 @@ func (r *runner) commitFetch(m *srvMsg) error {
 		return err
 	}
 	m.Verdict = Fetched
-	m.Evidence = &Evidence{Match: matchFetched, BodyHash: m.ev.BodyHash}
+	m.Evidence = &Evidence{Match: matchFetched, BodyHash: m.fullEvidence().BodyHash}
 	m.Local = &ref
 	m.LocalCopies = 1
 	m.Arrival = at.Unix()
@@ -284,13 +288,13 @@ func (r *runner) commitFetchBatch(ctx context.Context, batch []*srvMsg) error {
 			break
 		}
 		dst := filepath.Join(newDir, store.UniqueName())
-		if rerr := store.RenameNoReplace(m.tmp, dst); rerr != nil {
+		if rerr := store.RenameNoReplace(m.tmpName(), dst); rerr != nil {
 			m.Note = joinNote("not fetched: "+rerr.Error(), m.Note)
 			m.Action = Keep
 			continue
 		}
-		r.fetch.forget(m.tmp)
-		m.tmp = ""
+		r.fetch.forget(m.tmpName())
+		m.setTmp("")
 		m.Local = &report.Ref{Path: dst}
 	}
 	if err == nil {
@@ -314,7 +318,7 @@ func (r *runner) commitFetchBatch(ctx context.Context, batch []*srvMsg) error {
 			continue
 		}
 		m.Verdict = Fetched
-		m.Evidence = &Evidence{Match: matchFetched, BodyHash: m.ev.BodyHash}
+		m.Evidence = &Evidence{Match: matchFetched, BodyHash: m.fullEvidence().BodyHash}
 		m.LocalCopies = 1
 		m.Arrival = at.Unix()
 	}
@@ -467,7 +471,8 @@ func (r *runner) quit(ctx context.Context) error {
 	}
 	// -ERR to QUIT ("some deleted messages not removed"), or QUIT sent and
 	// its answer lost: some, all or none of the DELEs may have happened.
-	for _, m := range r.p.msgs {
+	for i := range r.p.msgs {
+		m := &r.p.msgs[i]
 		if m.Dele == DeleMarked {
 			m.Dele = DeleUncertain
 		}
@@ -486,8 +491,8 @@ func (r *runner) finish() {
 		return
 	}
 	committed := out.Session.QuitCommitted
-	out.Messages = make([]Message, 0, len(r.p.msgs))
-	for _, m := range r.p.msgs {
+	for i := range r.p.msgs {
+		m := &r.p.msgs[i]
 		if !out.Complete && m.Verdict == Unknown && m.Note == "" {
 			m.Note = "not identified: the session ended first"
 		}
@@ -502,8 +507,9 @@ func (r *runner) finish() {
 		case DeleUncertain:
 			m.Note = joinNote("DELE sent; QUIT not confirmed: may or may not be deleted", m.Note)
 		}
-		out.Messages = append(out.Messages, m.Message)
 	}
+	// The working records point into the result's messages: no copy.
+	out.Messages = r.p.out
 	out.count()
 }
 
@@ -512,7 +518,8 @@ func (r *runner) finish() {
 // except that a duplicate UIDL blocks the whole file instead.
 func (r *runner) stateSaved() map[string]int64 {
 	saved := map[string]int64{}
-	for _, m := range r.p.msgs {
+	for i := range r.p.msgs {
+		m := &r.p.msgs[i]
 		switch m.Verdict {
 		case Saved, Fetched, Deleted:
 			if m.Local != nil {
