@@ -186,3 +186,22 @@ func BenchmarkSumBytesCorpus(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSumRead is the Maildir scan's header-first pass on a file read
+// whole into the parser's buffer (the body is hashed as it is there).
+func BenchmarkSumRead(b *testing.B) {
+	for _, k := range bodyKinds() {
+		b.Run(k.name, func(b *testing.B) {
+			p := NewParser()
+			p.Intern = benchIntern
+			b.SetBytes(int64(len(k.msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				n := copy(p.Buffer(), k.msg)
+				if _, err := p.SumRead(n, bytes.NewReader(nil), int64(len(k.msg)), func(string, uint64) bool { return false }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

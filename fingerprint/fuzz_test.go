@@ -19,19 +19,36 @@ func FuzzSum(f *testing.F) {
 	f.Add([]byte("no header line\n"))
 	f.Add([]byte("Subject: x\n\n>From y\r\nz\x00\r\n"))
 	f.Fuzz(func(t *testing.T, msg []byte) {
+		// SumRead with the whole message in the first read, header pass
+		// only asked for (the body is hashed anyway).
+		whole := func() (Print, error) {
+			wp := NewParser()
+			if len(msg) > len(wp.Buffer()) {
+				return wp.Sum(bytes.NewReader(msg), int64(len(msg)), true)
+			}
+			n := copy(wp.Buffer(), msg)
+			return wp.SumRead(n, bytes.NewReader(nil), int64(len(msg)), func(string, uint64) bool { return false })
+		}
 		if nul := bytes.IndexByte(msg, 0); nul >= 0 {
-			// SumBytes finds NUL bytes in the pass that hashes the body:
-			// the error must still be the first NUL, whatever else.
+			// SumBytes and SumRead of a whole message find NUL bytes in
+			// the pass that hashes the body: the error must still be the
+			// first NUL, whatever else.
 			_, err := NewParser().SumBytes(msg)
-			var me *MalformedError
-			if !errors.As(err, &me) || me.Reason != "NUL byte" || me.Offset != int64(nul) {
-				t.Fatalf("SumBytes of a message with a NUL at %d: %v", nul, err)
+			_, err2 := whole()
+			for _, err := range []error{err, err2} {
+				var me *MalformedError
+				if !errors.As(err, &me) || me.Reason != "NUL byte" || me.Offset != int64(nul) {
+					t.Fatalf("SumBytes or SumRead of a message with a NUL at %d: %v", nul, err)
+				}
 			}
 		}
 		p, err := NewParser().Sum(bytes.NewReader(msg), int64(len(msg)), true)
 		if err != nil {
 			if _, err2 := NewParser().SumBytes(msg); err2 == nil {
 				t.Fatalf("Sum failed (%v) but SumBytes did not", err)
+			}
+			if _, err2 := whole(); err2 == nil {
+				t.Fatalf("Sum failed (%v) but SumRead of the whole message did not", err)
 			}
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("non-malformed error from an in-memory reader: %v", err)
@@ -40,6 +57,9 @@ func FuzzSum(f *testing.F) {
 		}
 		if r, err := NewParser().SumBytes(msg); err != nil || r != p {
 			t.Fatalf("SumBytes differs from Sum: %v %+v vs %+v", err, r, p)
+		}
+		if r, err := whole(); err != nil || r != p {
+			t.Fatalf("SumRead of the whole message differs from Sum: %v %+v vs %+v", err, r, p)
 		}
 		// SumRead with a first read of any length, strings interned.
 		rp := NewParser()

@@ -91,8 +91,8 @@ type Parser struct {
 	off  int64 // message offset of buf[beg]
 	eof  bool
 	size int64 // the message's length when the caller knows it, else -1
-	// inPlace is set when buf is the caller's message (SumBytes), which
-	// no read has checked for NUL bytes: body checks as it goes.
+	// inPlace is set when buf holds a whole message that no read has
+	// checked for NUL bytes (see sumInPlace): body checks as it goes.
 	inPlace bool
 	rerr    error
 	d       *xxhash.Digest
@@ -234,12 +234,15 @@ func (p *Parser) Buffer() []byte { return p.buf }
 // a scan reads bodies only where header identities collide.
 func (p *Parser) SumRead(n int, r io.Reader, size int64, wantBody func(messageID string, keyHash uint64) bool) (Print, error) {
 	p.reset(r, size)
-	if i := bytes.IndexByte(p.buf[:n], 0); i >= 0 {
-		return Print{}, malformed(int64(i), "NUL byte")
-	}
 	p.end = n
 	if size >= 0 && int64(n) >= size {
+		// All of it is here (the usual case): it is hashed whatever
+		// wantBody says, and checked for NUL bytes as it is hashed.
 		p.eof = true
+		return p.sumInPlace(p.buf[:n], wantBody)
+	}
+	if i := bytes.IndexByte(p.buf[:n], 0); i >= 0 {
+		return Print{}, malformed(int64(i), "NUL byte")
 	}
 	return p.sum(wantBody)
 }
@@ -274,11 +277,18 @@ func (p *Parser) SumBytes(msg []byte) (Print, error) {
 		return Print{}, malformed(0, "empty message")
 	}
 	p.reset(emptyReader{}, int64(len(msg)))
-	p.buf, p.end, p.eof, p.inPlace = msg, len(msg), true, true
-	// The body is checked for NUL bytes in the pass that hashes it, the
-	// header block (short, and just read) after it is parsed. A NUL
-	// anywhere is the error, whatever else is wrong.
-	pr, err := p.sum(func(string, uint64) bool { return true })
+	p.buf, p.end, p.eof = msg, len(msg), true
+	return p.sumInPlace(msg, func(string, uint64) bool { return true })
+}
+
+// sumInPlace is sum for a whole message msg that is the parser's buffer
+// and that no read has checked for NUL bytes. The body is checked in the
+// pass that hashes it, the header block (short, and just read) after it
+// is parsed. A NUL anywhere is the error, at the first one, whatever
+// else is wrong, as when msg is checked first.
+func (p *Parser) sumInPlace(msg []byte, wantBody func(messageID string, keyHash uint64) bool) (Print, error) {
+	p.inPlace = true
+	pr, err := p.sum(wantBody)
 	if err == nil {
 		if i := bytes.IndexByte(msg[:pr.HeaderLen], 0); i >= 0 {
 			err = malformed(int64(i), "NUL byte")
