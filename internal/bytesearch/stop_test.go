@@ -40,6 +40,26 @@ func TestIndexStopEveryPlace(t *testing.T) {
 	}
 }
 
+func TestIndexStopLong(t *testing.T) {
+	// Long texts, so that rounds that meet c0 without c1 add up (the
+	// search then does the rest exactly), with decoys every few bytes
+	// or seldom, and each kind of stop at every place.
+	for _, decoy := range []string{"a>\n", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.,:;!?\n"} {
+		for _, stop := range []string{"\x00", "\r", "\n>"} {
+			for at := -1; at < 1500; at++ {
+				b := bytes.Repeat([]byte(decoy), 1600/len(decoy)+1)[:1600]
+				if at >= 0 {
+					copy(b[at:], stop)
+				}
+				want := naiveStop(b, 0, '\r', '\n', '>')
+				if got := IndexStop(b, 0, '\r', '\n', '>'); got != want {
+					t.Fatalf("decoy %q, stop %q at %d: IndexStop = %d, want %d", decoy, stop, at, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestIndexStopRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 20000 {
