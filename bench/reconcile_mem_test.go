@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -29,7 +30,9 @@ import (
 // it (the fake server's messages and the scan result), per server message;
 // kept-B/msg is what the Result holds afterwards. RECONCILE_MEM_N sets the
 // message count (default 50,000); RECONCILE_MEM_PROFILE names a file for
-// the heap profile taken at the largest live heap.
+// the heap profile taken at the largest live heap; RECONCILE_MEM_BIG=1
+// makes every message larger than reconcile's small size, so that each is
+// first read with TOP n 0.
 func BenchmarkReconcileMem(b *testing.B) {
 	n := 50000
 	if s := os.Getenv("RECONCILE_MEM_N"); s != "" {
@@ -49,7 +52,7 @@ func BenchmarkReconcileMem(b *testing.B) {
 	}
 	msgs := make([][]byte, n)
 	for i := range msgs {
-		msgs[i] = scaleMail(i)
+		msgs[i] = memMail(i)
 		if i%2 == 0 {
 			name := fmt.Sprintf("%d.M%dP1.bench,S=%d:2,S", 1741000000+i, i, len(msgs[i]))
 			if err := os.WriteFile(filepath.Join(md, "cur", name), msgs[i], 0o600); err != nil {
@@ -177,11 +180,20 @@ func TestReconcileMemServer(t *testing.T) {
 	defer srv.Close()
 	srv.AddUser("scale", "scale-pw")
 	for i := 0; i < n; i++ {
-		srv.AddMessage("scale", fmt.Sprintf("U%07d", i), scaleMail(i))
+		srv.AddMessage("scale", fmt.Sprintf("U%07d", i), memMail(i))
 	}
 	fmt.Printf("ADDR %s\n", srv.Addr())
 	io.Copy(io.Discard, os.Stdin)
 	fmt.Printf("LEFT %d\n", len(srv.Messages("scale")))
+}
+
+// memMail is scaleMail, with RECONCILE_MEM_BIG=1 made over 4 KiB.
+func memMail(i int) []byte {
+	m := scaleMail(i)
+	if os.Getenv("RECONCILE_MEM_BIG") == "1" {
+		m = append(m, bytes.Repeat([]byte("more filler text, so that the message is larger than 4 KiB....\n"), 40)...)
+	}
+	return m
 }
 
 func max64(a, b int64) int64 {
