@@ -432,9 +432,10 @@ func (p *Parser) header(pr *Print) error {
 			field = f
 			val = append(val[:0], c[colon+1:]...)
 		} else if rest := p.buf[p.beg:p.end]; len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-			// A field identity does not use, folded: its continuation
-			// lines need nothing but passing, at once when they are
-			// all here (and within the bound; else line by line).
+			// A field identity does not use (or has from an earlier
+			// line), folded: its continuation lines need nothing but
+			// passing, at once when they are all here (and within the
+			// bound; else line by line).
 			if k := bytesearch.IndexUnfolded(rest); k >= 0 && total+k+1 <= MaxHeaderBytes {
 				p.beg += k + 1
 				p.off += int64(k + 1)
@@ -472,8 +473,8 @@ var interestingFields = [...]string{"message-id", "from", "date", "subject", "to
 // interesting returns the index of a field that identity uses, or -1.
 // name is a field name (printable US-ASCII): this runs for every header
 // line, so the length and first letter pick the one candidate, compared
-// ignoring case (c|0x20 is the lower case of a letter, and of no other
-// printable byte; '-' stays itself).
+// ignoring case as c|0x20 (among printable bytes, only a letter in
+// either case gives that lower-case letter, and only '-' gives '-').
 func interesting(name []byte) int {
 	var f int
 	switch len(name) {
