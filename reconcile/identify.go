@@ -38,10 +38,6 @@ type srvMsg struct {
 	*Message // &plan.out[i]
 	keyHash  uint64
 	bodyHash uint64 // of the full copy: valid when haveFull
-	// wire is the retrieved message's size as LIST counts it (octets
-	// with CRLF line ends); a copy that is not the size LIST gave is not
-	// evidence for deleting (the server sent something else).
-	wire     int64
 	rare     *srvRare
 	haveHdr  bool // the header was read with TOP n 0
 	haveFull bool // the whole message was read and fingerprinted
@@ -53,6 +49,29 @@ type srvMsg struct {
 type srvRare struct {
 	failed string // why it could not be inspected
 	tmp    string // temporary file holding the retrieved message (fetch)
+	// wire is the retrieved message's size as LIST counts it (octets with
+	// CRLF line ends) when it is not the size LIST gave (otherWire): such
+	// a copy is no evidence for deleting (the server sent something else).
+	wire      int64
+	otherWire bool
+}
+
+// wire returns the retrieved message's size as LIST counts it.
+func (m *srvMsg) wire() int64 {
+	if m.rare != nil && m.rare.otherWire {
+		return m.rare.wire
+	}
+	return m.Size
+}
+
+func (m *srvMsg) setWire(n int64) {
+	if n == m.Size && (m.rare == nil || !m.rare.otherWire) {
+		return
+	}
+	if m.rare == nil {
+		m.rare = &srvRare{}
+	}
+	m.rare.wire, m.rare.otherWire = n, n != m.Size
 }
 
 func (m *srvMsg) failure() string {
@@ -647,7 +666,7 @@ func (r *runner) bodies(ctx context.Context, nums []int) error {
 		if _, err := io.Copy(io.Discard, src); err != nil {
 			return fmt.Errorf("reading %s: %w", m.UIDL, err)
 		}
-		m.wire = lc.n + lc.lf
+		m.setWire(lc.n + lc.lf)
 		m.setPrint(pr, true)
 		return nil
 	}

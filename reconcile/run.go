@@ -210,7 +210,13 @@ func (r *runner) execute(ctx context.Context) error {
 			m.Arrival = first.Arrival
 		}
 	}
-	var del []*srvMsg
+	n := 0
+	for i := range r.p.msgs {
+		if a := r.p.msgs[i].Action; a == Delete || a == FetchDelete {
+			n++
+		}
+	}
+	del := make([]*srvMsg, 0, n)
 	for i := range r.p.msgs {
 		m := &r.p.msgs[i]
 		if m.Action == Delete || m.Action == FetchDelete {
@@ -374,17 +380,18 @@ func deletable(m *srvMsg) error {
 // gave for the message (RFC 1939: the exact size, CRLF line ends): the
 // server sent something else, or lies, and the copy is no evidence.
 func sizeMismatch(m *srvMsg) error {
-	if !m.haveFull || m.Evidence == nil || m.Evidence.Match == matchWeak || m.Size <= 0 || m.wire == m.Size {
+	if !m.haveFull || m.Evidence == nil || m.Evidence.Match == matchWeak || m.Size <= 0 || m.wire() == m.Size {
 		return nil
 	}
-	return fmt.Errorf("the server sent %d octets for it, LIST said %d: not the message it listed", m.wire, m.Size)
+	return fmt.Errorf("the server sent %d octets for it, LIST said %d: not the message it listed", m.wire(), m.Size)
 }
 
 // deleteVerified is the one choke point for DELE: every message passes
 // deletable again, the batch is journalled first, then sent (pipelined).
+// It reuses msgs for the messages it sends DELE for.
 func (r *runner) deleteVerified(ctx context.Context, msgs []*srvMsg) error {
-	var nums []int
-	var ok []*srvMsg
+	nums := make([]int, 0, len(msgs))
+	ok := msgs[:0]
 	for _, m := range msgs {
 		if err := deletable(m); err != nil {
 			m.Note = joinNote("not deleted: "+err.Error(), m.Note)
