@@ -500,10 +500,8 @@ func (r *Result) order(idx []int, rule KeepRule) {
 	})
 }
 
-// before is the "first" order: argument order, then path, then ordinal.
-func (r *Result) before(i, j int) bool { return r.cmpFirst(i, j) < 0 }
-
-// cmpFirst compares messages i and j in the "first" order.
+// cmpFirst compares messages i and j in the "first" order: argument
+// order, then path, then ordinal.
 func (r *Result) cmpFirst(i, j int) int {
 	x, y := &r.Messages[i], &r.Messages[j]
 	if c := cmp.Compare(r.Sources[x.Source].Store, r.Sources[y.Source].Store); c != 0 {
