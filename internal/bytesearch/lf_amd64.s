@@ -6,6 +6,23 @@
 	PUNPCKLBW R, R \
 	PSHUFL    $0, R, R
 
+// CLASSIFY takes the 16 bytes at SI in X2 and the 16 from the second in
+// X3, and leaves the CRLFs among them in X2, and the stops (x, or c0
+// followed by c1) in X4 and as a bit mask in CX. X5 and X6 are scratch.
+#define CLASSIFY \
+	MOVO     X2, X4 \
+	MOVO     X2, X5 \
+	MOVO     X3, X6 \
+	PCMPEQB  X0, X2 \
+	PCMPEQB  X1, X3 \
+	PAND     X3, X2 \
+	PCMPEQB  X8, X4 \
+	PCMPEQB  X9, X5 \
+	PCMPEQB  X10, X6 \
+	PAND     X6, X5 \
+	POR      X5, X4 \
+	PMOVMSKB X4, CX
+
 // func lfBlocks(dst, src *byte, n int, x, c0, c1 byte) (nsrc, ndst int, stop bool)
 // A fast step reads 16 bytes and writes them less the CR of the CRLF in
 // them, if one: it stores the 16, then the 16 after that CR over them
@@ -42,18 +59,7 @@ fast:
 	JAE      slow
 	MOVOU    (SI), X2
 	MOVOU    1(SI), X3
-	MOVO     X2, X4
-	MOVO     X2, X5
-	MOVO     X3, X6
-	PCMPEQB  X0, X2  // CR
-	PCMPEQB  X1, X3  // LF after it
-	PAND     X3, X2  // CRLF
-	PCMPEQB  X8, X4  // x
-	PCMPEQB  X9, X5  // c0
-	PCMPEQB  X10, X6 // c1 after it
-	PAND     X6, X5
-	POR      X5, X4  // stops
-	PMOVMSKB X4, CX
+	CLASSIFY
 	PMOVMSKB X2, DX
 	TESTL    CX, CX
 	JNZ      slow
@@ -78,18 +84,7 @@ slow:
 	MOVOU    (SI), X2
 	MOVOU    1(SI), X3
 	MOVOU    X2, (DI)
-	MOVO     X2, X4
-	MOVO     X2, X5
-	MOVO     X3, X6
-	PCMPEQB  X0, X2  // CR
-	PCMPEQB  X1, X3  // LF after it
-	PAND     X3, X2  // CRLF
-	PCMPEQB  X8, X4  // x
-	PCMPEQB  X9, X5  // c0
-	PCMPEQB  X10, X6 // c1 after it
-	PAND     X6, X5
-	POR      X5, X4  // stops
-	PMOVMSKB X4, CX
+	CLASSIFY
 	POR      X4, X2
 	PMOVMSKB X2, DX
 	TESTL    DX, DX

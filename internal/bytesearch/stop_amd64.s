@@ -37,6 +37,21 @@
 	POR     T1, M \
 	POR     T2, M
 
+// ROUND64 sets X2-X5 to the stops among the 64 positions at DI, and DX
+// to a mask that is not zero when there is one (flags set by TESTL).
+#define ROUND64 \
+	BLOCK(0, X2, X10, X11) \
+	BLOCK(16, X3, X12, X13) \
+	BLOCK(32, X4, X10, X11) \
+	BLOCK(48, X5, X12, X13) \
+	MOVO     X2, X6 \
+	POR      X3, X6 \
+	MOVO     X4, X7 \
+	POR      X5, X7 \
+	POR      X7, X6 \
+	PMOVMSKB X6, DX \
+	TESTL    DX, DX
+
 // func stopBlocks(p *byte, blocks int, x, y, c0, c1 byte) int
 // Four blocks (64 positions) per round while they last, then one. A
 // round first looks for x, y and c0 alone (c0 is rare in most text, and
@@ -73,17 +88,7 @@ quad:
 	JMP      quad
 
 exact:
-	BLOCK(0, X2, X10, X11)
-	BLOCK(16, X3, X12, X13)
-	BLOCK(32, X4, X10, X11)
-	BLOCK(48, X5, X12, X13)
-	MOVO     X2, X6
-	POR      X3, X6
-	MOVO     X4, X7
-	POR      X5, X7
-	POR      X7, X6
-	PMOVMSKB X6, DX
-	TESTL    DX, DX
+	ROUND64
 	JNZ      quadfound
 	ADDQ     $64, DI
 	DECQ     R10
@@ -92,17 +97,7 @@ exact:
 exactquad:
 	CMPQ     DI, R9
 	JAE      single
-	BLOCK(0, X2, X10, X11)
-	BLOCK(16, X3, X12, X13)
-	BLOCK(32, X4, X10, X11)
-	BLOCK(48, X5, X12, X13)
-	MOVO     X2, X6
-	POR      X3, X6
-	MOVO     X4, X7
-	POR      X5, X7
-	POR      X7, X6
-	PMOVMSKB X6, DX
-	TESTL    DX, DX
+	ROUND64
 	JNZ      quadfound
 	ADDQ     $64, DI
 	JMP      exactquad
