@@ -44,12 +44,7 @@ func BenchmarkReconcileMem(b *testing.B) {
 	}
 	profPath := os.Getenv("RECONCILE_MEM_PROFILE")
 	root := b.TempDir()
-	md := filepath.Join(root, "Maildir")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
-			b.Fatal(err)
-		}
-	}
+	md := emptyMaildir(b, root)
 	msgs := make([][]byte, n)
 	for i := range msgs {
 		msgs[i] = memMail(i)
@@ -87,7 +82,7 @@ func BenchmarkReconcileMem(b *testing.B) {
 		out, err := reconcile.Run(ctx, res, o)
 		wall += time.Since(start)
 		b.StopTimer()
-		max := s.stop()
+		top := s.stop()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -95,8 +90,8 @@ func BenchmarkReconcileMem(b *testing.B) {
 			b.Fatalf("counts %+v", out.Counts)
 		}
 		runtime.GC()
-		kept = max64(kept, liveHeap()-base)
-		peak = max64(peak, max-base)
+		kept = max(kept, liveHeap()-base)
+		peak = max(peak, top-base)
 		runtime.KeepAlive(out)
 		runtime.KeepAlive(res)
 		if left := srv.close(b); left != n/2 {
@@ -194,13 +189,6 @@ func memMail(i int) []byte {
 		m = append(m, bytes.Repeat([]byte("more filler text, so that the message is larger than 4 KiB....\n"), 40)...)
 	}
 	return m
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 func liveHeap() int64 {

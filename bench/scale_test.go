@@ -14,6 +14,17 @@ import (
 	"github.com/popdedupe/popdedupe/pop3/pop3test"
 )
 
+// emptyMaildir makes root/Maildir with its cur/, new/ and tmp/.
+func emptyMaildir(b *testing.B, root string) string {
+	md := filepath.Join(root, "Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return md
+}
+
 // scaleMail is message i of the reconcile scaling benchmark: 2-4 KiB of
 // headers and text with its own Message-ID.
 func scaleMail(i int) []byte {
@@ -42,12 +53,7 @@ func BenchmarkReconcileScale(b *testing.B) {
 	for _, n := range []int{10000, 50000, 200000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			root := b.TempDir()
-			md := filepath.Join(root, "Maildir")
-			for _, sub := range []string{"cur", "new", "tmp"} {
-				if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
-					b.Fatal(err)
-				}
-			}
+			md := emptyMaildir(b, root)
 			msgs := make([][]byte, n)
 			var total int64
 			for i := range msgs {
