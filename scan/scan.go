@@ -272,6 +272,9 @@ func Scan(ctx context.Context, stores []string, opts Options) (*Result, error) {
 		}
 	}
 	r.dropRepeatedSources()
+	if err := r.list(); err != nil {
+		return nil, err
+	}
 	if err := r.read(ctx, opts); err != nil {
 		return r, err
 	}
@@ -425,138 +428,51 @@ func isMbox(path string) (bool, error) {
 	return looksLikeFromLine(line), nil
 }
 
-// listing enumerates the Maildir messages in cur/ and new/ (never tmp/,
-// where deliveries are still being written) while they are being read:
-// listing a directory of 90,000 entries costs the kernel some 40 ms, which
-// would otherwise pass before the first file is opened.
+// list enumerates Maildir messages in cur/ and new/ (never tmp/, where
+// deliveries are still being written).
 //
 // Directories are read with getdents64 into one reused buffer, in chunks
 // and unsorted (every order that matters is imposed later): a cur/ of a
 // million entries is never held whole, and no object is allocated per
 // entry (os.File.ReadDir allocates one). The entries are gathered small
-// and handed out as they come (next); when all are listed the records are
-// made once at their exact count and handed out instead.
-type listing struct {
-	mu    sync.Mutex
-	ents  chunked[listEntry] // listed, not yet made records (under mu)
-	recs  []Message          // the records, once done (under mu)
-	done  bool               // under mu
-	count atomic.Int64       // entries listed so far
-	wake  chan struct{}      // a new batch or the end (capacity 1)
-}
-
-type listEntry struct {
-	name     strRef
-	src, sub int32
-}
-
-// message is the record that listing makes of e.
-func (r *Result) message(e listEntry) Message {
-	return Message{Source: e.src, nameOff: e.name.off, nameLen: e.name.n, Sub: uint8(e.sub), Flags: ParseFlags(r.strs.get(e.name))}
-}
-
-// listingHold, when set (by tests), holds the end of the listing until it
-// is closed: every file is then read before the records exist.
-var listingHold chan struct{}
-
-// startListing lists every Maildir source in a goroutine. skip reports an
-// entry or folder that cannot be listed (it is called from that goroutine).
-func (r *Result) startListing(skip func(Skipped, int32)) *listing {
-	l := &listing{wake: make(chan struct{}, 1)}
-	signal := func() {
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
+// first, so that the records are allocated once at their exact count.
+func (r *Result) list() error {
+	type entry struct {
+		name     strRef
+		src, sub int32
 	}
-	var batch []listEntry
-	flush := func() {
-		if len(batch) == 0 {
-			return
+	var ents chunked[entry]
+	buf := make([]byte, 64<<10)
+	for si := range r.Sources {
+		s := &r.Sources[si]
+		if s.Kind != Maildir {
+			continue
 		}
-		l.mu.Lock()
-		for _, e := range batch {
-			l.ents.add(e)
-		}
-		l.mu.Unlock()
-		l.count.Add(int64(len(batch)))
-		batch = batch[:0]
-		signal()
-	}
-	go func() {
-		buf := make([]byte, 64<<10)
-		for si := range r.Sources {
-			s := &r.Sources[si]
-			if s.Kind != Maildir {
-				continue
-			}
-			for sub, name := range subdirs {
-				dir := filepath.Join(s.Path, name)
-				err := readDir(dir, buf, func(n []byte, typ uint8) {
-					if n[0] == '.' || typ == unix.DT_DIR {
-						return
-					}
-					if typ != unix.DT_REG {
-						skip(Skipped{Path: filepath.Join(dir, string(n)), Reason: "not a regular file (symbolic link or special file): not followed"}, int32(si))
-						return
-					}
-					batch = append(batch, listEntry{r.strs.add(unsafe.String(&n[0], len(n))), int32(si), int32(sub)})
-					if len(batch) == 512 {
-						flush()
-					}
-				})
-				flush()
-				if err != nil {
-					skip(Skipped{Path: dir, Reason: "cannot list folder: " + err.Error()}, int32(si))
+		for sub, name := range subdirs {
+			dir := filepath.Join(s.Path, name)
+			err := readDir(dir, buf, func(n []byte, typ uint8) {
+				if n[0] == '.' || typ == unix.DT_DIR {
+					return
 				}
+				if typ != unix.DT_REG {
+					r.Skipped = append(r.Skipped, Skipped{Path: filepath.Join(dir, string(n)), Reason: "not a regular file (symbolic link or special file): not followed"})
+					s.Skipped++
+					return
+				}
+				ents.add(entry{r.strs.add(unsafe.String(&n[0], len(n))), int32(si), int32(sub)})
+			})
+			if err != nil {
+				r.Skipped = append(r.Skipped, Skipped{Path: dir, Reason: "cannot list folder: " + err.Error()})
+				s.Skipped++
 			}
 		}
-		if listingHold != nil {
-			<-listingHold
-		}
-		l.mu.Lock()
-		recs := make([]Message, 0, l.ents.n)
-		l.ents.drain(func(e listEntry) { recs = append(recs, r.message(e)) })
-		l.recs, l.done = recs, true
-		l.mu.Unlock()
-		signal()
-	}()
-	return l
-}
-
-// wait waits for the end of the listing and returns the records.
-func (l *listing) wait() []Message {
-	for {
-		l.mu.Lock()
-		if l.done {
-			recs := l.recs
-			l.mu.Unlock()
-			return recs
-		}
-		l.mu.Unlock()
-		<-l.wake
 	}
-}
-
-// next waits for entries listed after the first k, or for the end. It
-// appends the new entries to buf, or, once everything is listed, returns
-// all the records instead (done).
-func (l *listing) next(k int, buf []listEntry) (batch []listEntry, recs []Message, done bool) {
-	for {
-		l.mu.Lock()
-		if l.done {
-			recs = l.recs
-			l.mu.Unlock()
-			return nil, recs, true
-		}
-		if l.ents.n > k {
-			l.ents.each(k, func(e listEntry) { buf = append(buf, e) })
-			l.mu.Unlock()
-			return buf, nil, false
-		}
-		l.mu.Unlock()
-		<-l.wake
-	}
+	msgs := make([]Message, 0, ents.n+len(r.Messages))
+	ents.drain(func(e entry) {
+		msgs = append(msgs, Message{Source: e.src, nameOff: e.name.off, nameLen: e.name.n, Sub: uint8(e.sub), Flags: ParseFlags(r.strs.get(e.name))})
+	})
+	r.Messages = append(msgs, r.Messages...)
+	return nil
 }
 
 // chunked gathers values in fixed chunks, for records counted in the
@@ -569,23 +485,13 @@ type chunked[T any] struct {
 	n      int
 }
 
-const chunkLen = 16 << 10
-
 func (c *chunked[T]) add(v T) {
 	if len(c.chunks) == 0 || len(c.chunks[len(c.chunks)-1]) == cap(c.chunks[len(c.chunks)-1]) {
-		c.chunks = append(c.chunks, make([]T, 0, chunkLen))
+		c.chunks = append(c.chunks, make([]T, 0, 16<<10))
 	}
 	last := &c.chunks[len(c.chunks)-1]
 	*last = append(*last, v)
 	c.n++
-}
-
-// each calls fn with the values from the k-th on.
-func (c *chunked[T]) each(k int, fn func(T)) {
-	for ; k < c.n; k++ {
-		ch := c.chunks[k/chunkLen]
-		fn(ch[k%chunkLen])
-	}
 }
 
 func (c *chunked[T]) drain(fn func(T)) {
@@ -661,7 +567,7 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
-		jobs = make(chan readJob, 1024)
+		jobs = make(chan int, 1024)
 	)
 	skip := func(s Skipped, src int32) {
 		mu.Lock()
@@ -669,16 +575,8 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 		r.Sources[src].Skipped++
 		mu.Unlock()
 	}
-	// The Maildir files are read as they are listed: until the listing
-	// ends (and the records are made at their exact count), a worker
-	// reads into a record of its own and leaves it in early.
-	lst := r.startListing(skip)
-	var (
-		recs  []Message // the records, once listed (set before the first job on them)
-		bad   []bool    // records that could not be read (made with recs)
-		early []earlyRead
-		total int64
-	)
+	bad := make([]bool, len(r.Messages))
+	var total int64
 	// Header first: a body is read and hashed when its header identity
 	// was met before, or everywhere once duplicates are common (HashAll
 	// from the start); Duplicates later hashes the first copies of the
@@ -695,31 +593,20 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 	// on, every body is hashed.
 	head, want := headRead, wantAll
 	var common atomic.Bool // duplicates are common: read and hash everything
-	// The set of identities met is made again when the listing ends, at
-	// the size the count asks for (with the identities read before put
-	// in); until then the files read early share a small one, and the
-	// judgement counts the messages listed so far (too few: it can only
-	// judge later, never wrongly early).
-	var seen atomic.Pointer[seenSet]
-	seen.Store(newSeenSet(earlyReads))
-	var all atomic.Int64
-	var listed atomic.Bool // recs, bad and seen are made (set after them)
 	if !opts.HashAll {
+		seen := newSeenSet(len(r.Messages))
 		var met, hits atomic.Int64
+		all := int64(len(r.Messages))
 		want = func(messageID string, keyHash uint64) bool {
 			if common.Load() {
 				return true // judged: the set and counters are done with
 			}
 			n := met.Add(1)
-			if seen.Load().add(candidateHash(messageID, keyHash)) {
+			if seen.add(candidateHash(messageID, keyHash)) {
 				hits.Add(1)
 				return true
 			}
-			total := all.Load()
-			if total == 0 {
-				total = lst.count.Load() // still listing
-			}
-			if n >= minJudged && hits.Load()*total*commonDuplicates >= n*n {
+			if n >= minJudged && hits.Load()*all*commonDuplicates >= n*n {
 				common.Store(true) // from now on files are read whole at once
 				return true
 			}
@@ -730,41 +617,24 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 	}
 	dirs := r.openDirs()
 	defer closeDirs(dirs)
-	for range opts.Workers {
+	workers := min(opts.Workers, max(1, len(r.Messages)))
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w := &fileReader{p: r.parser(), dirs: dirs}
 			var n int64
-			for j := range jobs {
-				var own Message
-				m := &own
-				if j.early && listed.Load() {
-					j.early = false // queued while listing, read after
-				}
-				if j.early {
-					own = r.message(j.e)
-				} else {
-					m = &recs[j.idx]
-				}
+			for i := range jobs {
+				m := &r.Messages[i]
 				h := head
 				if common.Load() {
 					h = wholeRead // everything is read: in as few calls as possible
 				}
-				failed := false
 				if pr, err := r.readMaildir(w, m, h, want); err != nil {
-					failed = true
+					bad[i] = true
 					skip(Skipped{Path: r.Path(m), Reason: err.Error()}, m.Source)
 				} else {
 					r.setPrint(m, pr)
-				}
-				switch {
-				case j.early:
-					mu.Lock()
-					early = append(early, earlyRead{j.idx, own, failed})
-					mu.Unlock()
-				case failed:
-					bad[j.idx] = true
 				}
 				n += m.Size
 				if opts.Progress != nil {
@@ -800,77 +670,26 @@ func (r *Result) read(ctx context.Context, opts Options) error {
 		}
 	}()
 	var err error
-	send := func(j readJob) bool {
+feed:
+	for i := range r.Messages {
 		select {
-		case jobs <- j:
-			return true
+		case jobs <- i:
 		case <-ctx.Done():
 			err = ctx.Err()
-			return false
-		}
-	}
-	var batch []listEntry
-	k := 0
-feed:
-	for {
-		var done bool
-		if k < earlyReads {
-			batch, recs, done = lst.next(k, batch[:0])
-		} else {
-			// Enough read early: the workers wait, and the listing has
-			// the CPU to itself.
-			recs, done = lst.wait(), true
-		}
-		if done {
-			bad = make([]bool, len(recs))
-			if !opts.HashAll {
-				set := newSeenSet(len(recs))
-				mu.Lock()
-				for i := range early {
-					if m := &early[i].m; !early[i].failed {
-						set.add(candidateHash(r.MessageID(m), m.KeyHash))
-					}
-				}
-				mu.Unlock()
-				all.Store(int64(len(recs)))
-				seen.Store(set)
-			}
-			listed.Store(true)
-			for ; k < len(recs); k++ {
-				if !send(readJob{idx: int32(k)}) {
-					break feed
-				}
-			}
-			break
-		}
-		for _, e := range batch {
-			if k == earlyReads {
-				continue feed
-			}
-			if !send(readJob{idx: int32(k), early: true, e: e}) {
-				break feed
-			}
-			k++
+			break feed
 		}
 	}
 	close(jobs)
-	if recs == nil { // cancelled while listing: the records are still made
-		recs = lst.wait()
-		bad = make([]bool, len(recs))
-	}
 	wg.Wait()
 	<-mboxDone
 	if err == nil {
 		err = mboxErr
 	}
-	for _, e := range early {
-		recs[e.idx], bad[e.idx] = e.m, e.failed
-	}
 	// Keep only fingerprinted Maildir messages, then the mbox ones.
-	kept := recs[:0]
-	for i := range recs {
+	kept := r.Messages[:0]
+	for i := range r.Messages {
 		if !bad[i] {
-			kept = append(kept, recs[i])
+			kept = append(kept, r.Messages[i])
 		}
 	}
 	// Filtered in place: a second, exact-size copy would double the
@@ -898,26 +717,6 @@ feed:
 		return r.Skipped[i].Index < r.Skipped[j].Index
 	})
 	return err
-}
-
-// earlyReads is how many files are read while the listing runs, at most:
-// about as many as the listing of a large folder takes time for. More
-// would only take CPU from the listing (and hold their records twice).
-const earlyReads = 4096
-
-// readJob is one Maildir file to read: records[idx], or, before the
-// records are made, the listed entry e (early).
-type readJob struct {
-	idx   int32
-	early bool
-	e     listEntry
-}
-
-// earlyRead is the record of a file read before the records were made.
-type earlyRead struct {
-	idx    int32
-	m      Message
-	failed bool
 }
 
 // headRead is how much of a Maildir file the first pass reads when bodies
