@@ -17,7 +17,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // SkipEnv, set to 1, makes tests skip (not fail) when a client is missing.
@@ -39,6 +41,9 @@ type Client struct {
 	// file; the client delivers to Mbox(dir).
 	write func(t testing.TB, dir string, s Server) string
 	args  func(dir string) (ok []int, args []string)
+	// nudgeSIGCHLD: the client loses its delivery children's exits (see
+	// run).
+	nudgeSIGCHLD bool
 }
 
 // Clients are the three clients tests run.
@@ -61,7 +66,7 @@ var Fetchmail = Client{Name: "fetchmail", Package: "fetchmail", Format: "fetchma
 
 // Getmail: getmail6 has no STLS, and as root it delivers only as another
 // user (nobody), who must reach the mbox.
-var Getmail = Client{Name: "getmail", Package: "getmail6", Format: "getmail",
+var Getmail = Client{Name: "getmail", Package: "getmail6", Format: "getmail", nudgeSIGCHLD: true,
 	write: func(t testing.TB, dir string, s Server) string {
 		writeFile(t, Mbox(dir), "")
 		dest := ""
@@ -113,7 +118,7 @@ func (c Client) Setup(t testing.TB, dir string, s Server) string {
 func (c Client) Run(t testing.TB, dir string) {
 	t.Helper()
 	ok, args := c.args(dir)
-	Command(t, ok, Require(t, c), args...)
+	run(t, ok, c.nudgeSIGCHLD, Require(t, c), args...)
 }
 
 // Require returns the client's path, or fails the test saying how to
@@ -137,11 +142,42 @@ func Require(t testing.TB, c Client) string {
 // its exit code is in ok; the output goes to the test log.
 func Command(t testing.TB, ok []int, name string, args ...string) {
 	t.Helper()
+	run(t, ok, false, name, args...)
+}
+
+// run is Command; with nudge, the process is sent SIGCHLD every 250 ms
+// while it runs. getmail6 (6.18) forks a delivery child and only then
+// installs its SIGCHLD handler: a child that exits before that is never
+// seen, and getmail waits out its whole timeout (180 s) and fails with
+// "waiting child pid N timed out" (it did under a loaded CI run). A later
+// SIGCHLD makes the handler reap the child; with no child waited for,
+// getmail ignores SIGCHLD.
+func run(t testing.TB, ok []int, nudge bool, name string, args ...string) {
+	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		done := make(chan struct{})
+		if nudge {
+			go func() {
+				tick := time.NewTicker(250 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-done:
+						return
+					case <-tick.C:
+						cmd.Process.Signal(syscall.SIGCHLD)
+					}
+				}
+			}()
+		}
+		err = cmd.Wait()
+		close(done)
+	}
 	code := 0
 	if ee, isExit := err.(*exec.ExitError); isExit {
 		code = ee.ExitCode()
