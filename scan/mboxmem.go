@@ -109,12 +109,14 @@ func (r *Result) readMboxMapped(ctx context.Context, path string, src int32, dat
 		}()
 	}
 	wg.Wait()
-	total, base := 0, make([]int, len(segs))
+	// Ordinals count every message met, fingerprinted or skipped.
+	met, total, base := 0, 0, make([]int, len(segs))
 	for si := range outs {
 		if outs[si].fault {
 			return nil, []Skipped{{Path: path, Reason: errShrank.Error()}}, ctx.Err()
 		}
-		base[si] = total
+		base[si] = met
+		met += outs[si].n
 		total += outs[si].msgs.n
 	}
 	// Segments in order, ordinals made global; a segment that could not
@@ -158,6 +160,7 @@ func (r *Result) readMappedSegment(ctx context.Context, path string, src int32, 
 	lastInFile := seg.end == int64(len(data)) && data[len(data)-1] != '\n'
 	for ctx.Err() == nil {
 		off, from, body, ok, err := c.next()
+		out.n = c.n
 		if err != nil {
 			out.skipped = append(out.skipped, Skipped{Path: path, Index: c.n, Reason: "cannot split mbox: " + err.Error()})
 			out.failed = true
@@ -185,7 +188,6 @@ func (r *Result) readMappedSegment(ctx context.Context, path string, src int32, 
 			given = int(giveBack(data, seg.off+int64(given), seg.off+int64(c.pos)) - seg.off)
 		}
 	}
-	out.n = c.n
 }
 
 // fromLineUnix reads the most common From_ line date, asctime's "Www Mmm

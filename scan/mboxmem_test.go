@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -129,5 +130,65 @@ func TestFromLineUnixAnswersCommonLines(t *testing.T) {
 	}
 	if _, ok := fromLineUnix([]byte("From a@b Thu Feb 29 09:03:59 2023")); ok {
 		t.Error("29 February 2023 accepted")
+	}
+}
+
+// TestMappedMboxSkipsKeepOrdinals: messages that cannot be fingerprinted
+// (a NUL byte) still count in the ordinals of the messages after them,
+// in whatever segment they lie: the mapped scan gives the ordinals,
+// offsets and skips of the streaming one, in one segment or in several.
+func TestMappedMboxSkipsKeepOrdinals(t *testing.T) {
+	var b strings.Builder
+	for i := range 60 {
+		body := strings.Repeat("line of text\n", 20)
+		if i%7 == 3 {
+			body = "a NUL \x00 byte\n" + body
+		}
+		b.WriteString(mboxOf(msg(fmt.Sprintf("m%d@x", i), "S", body)))
+	}
+	p := filepath.Join(t.TempDir(), "box.mbox")
+	put(t, p, b.String())
+	type view struct {
+		Index        int32
+		Offset, Size int64
+		ID           string
+	}
+	scanOnce := func(mapped bool) ([]view, []Skipped) {
+		old := mapMboxes
+		mapMboxes = mapped
+		defer func() { mapMboxes = old }()
+		res, err := Scan(context.Background(), []string{p}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v []view
+		for i := range res.Messages {
+			m := &res.Messages[i]
+			v = append(v, view{m.Index, m.Offset, m.Size, res.MessageID(m)})
+		}
+		return v, res.Skipped
+	}
+	for _, segments := range []bool{false, true} {
+		if segments {
+			old, procs := mboxMinSegment, runtime.GOMAXPROCS(4)
+			mboxMinSegment = 512
+			defer func() { mboxMinSegment = old; runtime.GOMAXPROCS(procs) }()
+			f, _ := os.Open(p)
+			if n := len(mboxSegments(f, int64(b.Len()), 4)); n < 4 {
+				t.Fatalf("%d segments", n)
+			}
+			f.Close()
+		}
+		streamed, streamedSkips := scanOnce(false)
+		mapped, mappedSkips := scanOnce(true)
+		if len(streamedSkips) != 9 || len(streamed) != 51 {
+			t.Fatalf("streamed: %d messages, %d skipped", len(streamed), len(streamedSkips))
+		}
+		if !reflect.DeepEqual(streamed, mapped) || !reflect.DeepEqual(streamedSkips, mappedSkips) {
+			t.Fatalf("segments %v: mapped scan differs:\n%v %v\nstreamed:\n%v %v", segments, mapped, mappedSkips, streamed, streamedSkips)
+		}
+		if last, skip := mapped[len(mapped)-1], mappedSkips[len(mappedSkips)-1]; last.Index != 59 || skip.Index != 60 {
+			t.Errorf("segments %v: the last message is #%d and the last skip #%d, want 59 and 60", segments, last.Index, skip.Index)
+		}
 	}
 }
