@@ -221,7 +221,7 @@ func fromLineUnix(line []byte) (unix int64, ok bool) {
 		return 0, false
 	}
 	wd, mon, day, clock, year := tok[2], tok[3], tok[4], tok[5], tok[6]
-	if len(wd) != 3 || !strings.Contains("MonTueWedThuFriSatSun", string(wd)) || len(mon) != 3 {
+	if w := strings.Index("MonTueWedThuFriSatSun", string(wd)); len(wd) != 3 || w < 0 || w%3 != 0 || len(mon) != 3 {
 		return 0, false
 	}
 	m := strings.Index("JanFebMarAprMayJunJulAugSepOctNovDec", string(mon))
@@ -243,7 +243,11 @@ func fromLineUnix(line []byte) (unix int64, ok bool) {
 	if d < 1 || d > daysIn(month, y) || h > 23 || mi > 59 || s > 59 {
 		return 0, false
 	}
-	return time.Date(y, month, d, h, mi, s, 0, time.UTC).Unix(), true
+	t := time.Date(y, month, d, h, mi, s, 0, time.UTC)
+	if t.IsZero() {
+		return 0, false // FromLineTime's "no date"
+	}
+	return t.Unix(), true
 }
 
 // digits parses b as a decimal of lo to hi digits.

@@ -104,6 +104,8 @@ func FuzzFromLineUnix(f *testing.F) {
 		"From a@b Mon Jan 32 15:04:05 2006",
 		"From a@b Mon Jan  2 24:04:05 2006",
 		"From  a@b  Mon  Jan  2  15:04:05  2006  ",
+		"From a@b atS Dec  1 00:00:00 2000", // straddles two weekday names
+		"From a@b Mon Jan  1 00:00:00 0001", // the zero time: FromLineTime's "no date"
 	} {
 		f.Add(l)
 	}
