@@ -1,0 +1,5 @@
+//go:build !race
+
+package xxh
+
+const raceEnabled = false
