@@ -7,23 +7,27 @@
 	PSHUFL    $0, R, R
 
 // CLASSIFY takes the 16 bytes at SI in X2 and the 16 from the second in
-// X3, and leaves the CRLFs among them in X2, and the stops (x, or c0
-// followed by c1) in X4 and as a bit mask in CX. X5 and X6 are scratch.
+// X3, and leaves the CRLFs among them in X2, and the stops (x, or c0 or
+// d0 followed by c1) in X4 and as a bit mask in CX. X5, X6 and X7 are
+// scratch.
 #define CLASSIFY \
 	MOVO     X2, X4 \
 	MOVO     X2, X5 \
+	MOVO     X2, X7 \
 	MOVO     X3, X6 \
 	PCMPEQB  X0, X2 \
 	PCMPEQB  X1, X3 \
 	PAND     X3, X2 \
 	PCMPEQB  X8, X4 \
 	PCMPEQB  X9, X5 \
+	PCMPEQB  X11, X7 \
+	POR      X7, X5 \
 	PCMPEQB  X10, X6 \
 	PAND     X6, X5 \
 	POR      X5, X4 \
 	PMOVMSKB X4, CX
 
-// func lfBlocks(dst, src *byte, n int, x, c0, c1 byte) (nsrc, ndst int, stop bool)
+// func lfBlocks(dst, src *byte, n int, x, c0, d0, c1 byte) (nsrc, ndst int, stop bool)
 // A fast step reads 16 bytes and writes them less the CR of the CRLF in
 // them, if one: it stores the 16, then the 16 after that CR over them
 // from the CR on, so that it moves on by 16 whatever it found (a branch
@@ -36,8 +40,8 @@ TEXT ·lfBlocks(SB), NOSPLIT, $0-49
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), BX
 
-	// Broadcast CR, LF, x, c0 and c1 to every byte of X0, X1, X8, X9
-	// and X10.
+	// Broadcast CR, LF, x, c0, c1 and d0 to every byte of X0, X1, X8,
+	// X9, X10 and X11.
 	MOVL    $0x0d, AX
 	BCAST(X0)
 	MOVL    $0x0a, AX
@@ -46,8 +50,10 @@ TEXT ·lfBlocks(SB), NOSPLIT, $0-49
 	BCAST(X8)
 	MOVBLZX c0+25(FP), AX
 	BCAST(X9)
-	MOVBLZX c1+26(FP), AX
+	MOVBLZX c1+27(FP), AX
 	BCAST(X10)
+	MOVBLZX d0+26(FP), AX
+	BCAST(X11)
 
 	MOVQ SI, R8
 	MOVQ DI, R10
@@ -57,6 +63,10 @@ TEXT ·lfBlocks(SB), NOSPLIT, $0-49
 fast:
 	CMPQ     SI, R11
 	JAE      slow
+	// Ask for the line a page ahead, as pairBlocks does: the hardware
+	// prefetcher stops at page ends, and CRLF mail mapped from the page
+	// cache is read here first.
+	PREFETCHT0 4096(SI)
 	MOVOU    (SI), X2
 	MOVOU    1(SI), X3
 	CLASSIFY

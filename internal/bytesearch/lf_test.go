@@ -7,9 +7,9 @@ import (
 )
 
 // naiveLF is the definition AppendLF is held to.
-func naiveLF(dst, src []byte, x, c0, c1 byte) ([]byte, int) {
+func naiveLF(dst, src []byte, x, c0, d0, c1 byte) ([]byte, int) {
 	for i, c := range src {
-		if c == x || c == c0 && i+1 < len(src) && src[i+1] == c1 {
+		if c == x || (c == c0 || c == d0) && i+1 < len(src) && src[i+1] == c1 {
 			return dst, i
 		}
 		if c == '\r' && i+1 < len(src) && src[i+1] == '\n' {
@@ -22,13 +22,13 @@ func naiveLF(dst, src []byte, x, c0, c1 byte) ([]byte, int) {
 
 // checkLF holds AppendLF, and the fallback of machines without blocks,
 // to naiveLF.
-func checkLF(t *testing.T, pre, src []byte, x, c0, c1 byte) {
+func checkLF(t *testing.T, pre, src []byte, x, c0, d0, c1 byte) {
 	t.Helper()
-	want, wantStop := naiveLF(bytes.Clone(pre), src, x, c0, c1)
-	for name, f := range map[string]func([]byte, []byte, byte, byte, byte) ([]byte, int){"AppendLF": AppendLF, "appendLFGo": appendLFGo} {
-		got, stop := f(bytes.Clone(pre), src, x, c0, c1)
+	want, wantStop := naiveLF(bytes.Clone(pre), src, x, c0, d0, c1)
+	for name, f := range map[string]func([]byte, []byte, byte, byte, byte, byte) ([]byte, int){"AppendLF": AppendLF, "appendLFGo": appendLFGo} {
+		got, stop := f(bytes.Clone(pre), src, x, c0, d0, c1)
 		if !bytes.Equal(got, want) || stop != wantStop {
-			t.Fatalf("%s(%q, %q, %q, %q, %q) = %q, %d, want %q, %d", name, pre, src, x, c0, c1, got, stop, want, wantStop)
+			t.Fatalf("%s(%q, %q, %q, %q, %q, %q) = %q, %d, want %q, %d", name, pre, src, x, c0, d0, c1, got, stop, want, wantStop)
 		}
 	}
 }
@@ -38,7 +38,7 @@ func TestAppendLFEveryPlace(t *testing.T) {
 	// CRLFs in a row, or a stop at every place (block edges included: the
 	// CR last in a block and its LF in the next, the CR last in the text,
 	// a stop right after a CR).
-	pieces := []string{"\r\n", "\r", "\r\r\n", "\r\n\r\n", "\n\r", "\x00", ">F", "\r>F", "\r\x00\n", "\r\n>F"}
+	pieces := []string{"\r\n", "\r", "\r\r\n", "\r\n\r\n", "\n\r", "\x00", ">F", "\r>F", "\r\x00\n", "\r\n>F", "\r\nF", "\r\n\r\nF"}
 	for n := 0; n < 150; n++ {
 		for _, piece := range pieces {
 			for at := -1; at+len(piece) <= n; at++ {
@@ -46,9 +46,14 @@ func TestAppendLFEveryPlace(t *testing.T) {
 				if at >= 0 {
 					copy(src[at:], piece)
 				}
-				checkLF(t, nil, src, 0, '>', 'F')
-				checkLF(t, []byte("xyz"), src, 0, '>', 'F')
-				checkLF(t, nil, src, '\r', '\n', '>') // stops at a CR and at an LF
+				checkLF(t, nil, src, 0, '>', '>', 'F')
+				checkLF(t, []byte("xyz"), src, 0, '>', '>', 'F')
+				checkLF(t, nil, src, '\r', '\n', '\n', '>') // stops at a CR and at an LF
+				// Two pairs: a quoted From_ line or a line that starts
+				// with 'F' (the mbox scan's search; the text has a
+				// decoy "\nF" in every round).
+				checkLF(t, nil, src, 0, '>', '\n', 'F')
+				checkLF(t, nil, src, 0, '\n', '>', 'F')
 			}
 		}
 	}
@@ -71,9 +76,10 @@ func TestAppendLFRandom(t *testing.T) {
 		}
 		src = src[min(r.IntN(4), len(src)):] // unaligned starts
 		pre := buf[:r.IntN(3)]
-		want, wantStop := naiveLF(bytes.Clone(pre), src, 0, '>', 'F')
+		d0 := "\n>"[r.IntN(2)]
+		want, wantStop := naiveLF(bytes.Clone(pre), src, 0, '>', d0, 'F')
 		var stop int
-		buf, stop = AppendLF(pre, src, 0, '>', 'F') // scratch reused, as the parser does
+		buf, stop = AppendLF(pre, src, 0, '>', d0, 'F') // scratch reused, as the parser does
 		if !bytes.Equal(buf, want) || stop != wantStop {
 			t.Fatalf("AppendLF(%q) = %q, %d, want %q, %d", src, buf, stop, want, wantStop)
 		}
@@ -81,10 +87,11 @@ func TestAppendLFRandom(t *testing.T) {
 }
 
 func FuzzAppendLF(f *testing.F) {
-	f.Add([]byte("line one\r\nline two\rstill two\r\n>From\r\n"), 3, byte(0), byte('>'), byte('F'))
-	f.Add(bytes.Repeat([]byte("\r\n"), 40), 0, byte('\r'), byte('\r'), byte('\n'))
-	f.Fuzz(func(t *testing.T, src []byte, pre int, x, c0, c1 byte) {
-		checkLF(t, bytes.Repeat([]byte{'p'}, pre&31), src, x, c0, c1)
+	f.Add([]byte("line one\r\nline two\rstill two\r\n>From\r\n"), 3, byte(0), byte('>'), byte('>'), byte('F'))
+	f.Add([]byte("line one\r\nFor two\r\n\r\nFrom x\r\n>From\r\n"), 3, byte(0), byte('>'), byte('\n'), byte('F'))
+	f.Add(bytes.Repeat([]byte("\r\n"), 40), 0, byte('\r'), byte('\r'), byte('\r'), byte('\n'))
+	f.Fuzz(func(t *testing.T, src []byte, pre int, x, c0, d0, c1 byte) {
+		checkLF(t, bytes.Repeat([]byte{'p'}, pre&31), src, x, c0, d0, c1)
 	})
 }
 
@@ -96,7 +103,7 @@ func BenchmarkAppendLF(b *testing.B) {
 	dst := make([]byte, 0, len(src))
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
-		dst, _ = AppendLF(dst[:0], src, 0, '>', 'F')
+		dst, _ = AppendLF(dst[:0], src, 0, '>', '>', 'F')
 	}
 }
 
@@ -105,6 +112,6 @@ func BenchmarkAppendLFGo(b *testing.B) {
 	dst := make([]byte, 0, len(src))
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
-		dst, _ = appendLFGo(dst[:0], src, 0, '>', 'F')
+		dst, _ = appendLFGo(dst[:0], src, 0, '>', '>', 'F')
 	}
 }
