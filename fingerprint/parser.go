@@ -10,6 +10,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/popdedupe/popdedupe/internal/bytesearch"
+	"github.com/popdedupe/popdedupe/internal/xxh"
 )
 
 // MaxHeaderBytes bounds the header block. A longer one is malformed: it is
@@ -96,9 +97,10 @@ type Parser struct {
 	inPlace bool
 	rerr    error
 	d       *xxhash.Digest
-	keys    []byte // scratch for the key headers (rule 5)
-	id      []byte // scratch for the normalised Message-ID
-	val     []byte // scratch for the header field being collected
+	x       *xxh.Digest // the body hash of SumSplit's one pass
+	keys    []byte      // scratch for the key headers (rule 5)
+	id      []byte      // scratch for the normalised Message-ID
+	val     []byte      // scratch for the header field being collected
 	// Intern, when set, makes the strings of a Print (Message-ID, X-UIDL)
 	// from the parser's scratch bytes, which are reused by the next
 	// message. A scan points it at its string arena, so that reading a
@@ -820,7 +822,7 @@ func (p *Parser) crlfLines(data []byte, i, blank int) (int, error) {
 	norm := p.norm[:0]
 	for {
 		var s int
-		norm, s = bytesearch.AppendLF(norm, data[i:], 0, '>', 'F')
+		norm, s = bytesearch.AppendLF(norm, data[i:], 0, '>', '>', 'F')
 		s += i
 		if s == len(data) {
 			break

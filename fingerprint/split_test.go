@@ -1,0 +1,55 @@
+package fingerprint
+
+import (
+	"bytes"
+	"os"
+	"regexp"
+	"testing"
+)
+
+// atFromLine is a boundary rule for these tests: a "From " line after an
+// empty line (the scan's rule also wants a time on the line).
+func atFromLine(d []byte, i int) bool {
+	return i >= 2 && d[i-2] == '\n' && bytes.HasPrefix(d[i:], []byte("From "))
+}
+
+// quotedFromLine is a line that rule 6 changes: ">...>From ".
+var quotedFromLine = regexp.MustCompile(`(?m)^>+From `)
+
+// TestSumSplitTakesOnePass: every plain real message (LF lines, no NUL,
+// no quoted From_ line, a header that parses), followed by an empty line
+// and a next message, is hashed in the one pass, without falling back to
+// SumBytes, and gives SumBytes' print and end. (Whether the pass is taken
+// is what makes the mapped mbox scan fast; that it gives SumBytes'
+// answers everywhere, plain or not, is the scan's fuzzed property.)
+func TestSumSplitTakesOnePass(t *testing.T) {
+	next := []byte("From next@example.org Mon Jan  2 15:04:05 2006\nSubject: next\n\nnext\n")
+	p := NewParser()
+	plain := 0
+	for _, f := range singleMessageFiles(t) {
+		m, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := append(bytes.TrimRight(bytes.ReplaceAll(m, []byte("\r\n"), []byte("\n")), "\n"), "\n"...)
+		if bytes.ContainsAny(msg, "\r\x00") || quotedFromLine.Match(msg) {
+			continue
+		}
+		data := append(append(msg[:len(msg):len(msg)], '\n'), next...)
+		want, err := p.SumBytes(data[:len(msg)+1]) // with the empty line before the next
+		if err != nil || NextBoundary(data, 0, atFromLine) != len(msg)+1 {
+			// Not for SumBytes, or "From " lines in the body that
+			// this test's rule takes for envelopes.
+			continue
+		}
+		pr, end, ok := p.sumSplitPlain(data, atFromLine)
+		if !ok || end != len(msg)+1 || pr != want {
+			t.Fatalf("%s: one pass ok=%v end %d (want %d) print %+v, SumBytes %+v", f, ok, end, len(msg)+1, pr, want)
+		}
+		plain++
+	}
+	if plain < 1000 {
+		t.Fatalf("only %d plain real messages", plain)
+	}
+	t.Logf("%d plain real messages took the one pass", plain)
+}
