@@ -234,14 +234,23 @@ func (r *Result) sortGroups(groups []Group) {
 		n0, n1 uint64 // the name's first 16 bytes, big-endian, zero-padded
 		dir    uint32 // store, then directory rank
 		g      int32
+		// index is the message's ordinal when its whole name is in n0
+		// and n1, else -1: two such keys that tie on the name have equal
+		// names, and cmpFirst's last step compares the ordinals (the
+		// whole order of an mbox, whose messages have no name).
+		index int32
 	}
 	keys := make([]firstKey, len(groups))
 	for i, g := range groups {
 		m := &r.Messages[g.Keep()]
 		var name [16]byte
-		copy(name[:], r.Name(m)) // names hold no NUL: padding sorts first
+		n := copy(name[:], r.Name(m)) // names hold no NUL: padding sorts first
+		index := m.Index
+		if n < len(r.Name(m)) {
+			index = -1
+		}
 		dir := uint64(r.Sources[m.Source].Store)*dirs + uint64(r.dirRank[2*int(m.Source)+int(m.Sub)])
-		keys[i] = firstKey{binary.BigEndian.Uint64(name[:8]), binary.BigEndian.Uint64(name[8:]), uint32(dir), int32(i)}
+		keys[i] = firstKey{binary.BigEndian.Uint64(name[:8]), binary.BigEndian.Uint64(name[8:]), uint32(dir), int32(i), index}
 	}
 	slices.SortFunc(keys, func(a, b firstKey) int {
 		if a.dir != b.dir {
@@ -252,6 +261,9 @@ func (r *Result) sortGroups(groups []Group) {
 		}
 		if a.n1 != b.n1 {
 			return cmp.Compare(a.n1, b.n1)
+		}
+		if a.index >= 0 && b.index >= 0 {
+			return cmp.Compare(a.index, b.index)
 		}
 		return r.cmpFirst(groups[a.g].Keep(), groups[b.g].Keep())
 	})

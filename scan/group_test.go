@@ -3,10 +3,16 @@ package scan
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/popdedupe/popdedupe/fingerprint"
+	"github.com/popdedupe/popdedupe/internal/corpusgen"
 )
 
 // TestDuplicatesHashCollision: two identities whose candidate hashes are
@@ -101,5 +107,69 @@ func TestSortedCandidates(t *testing.T) {
 	}
 	if len(ord) != len(r.Messages) {
 		t.Fatalf("%d candidates for %d messages", len(ord), len(r.Messages))
+	}
+}
+
+// TestSortGroupsOrder holds sortGroups (keys gathered, then sorted) to a
+// plain sort by cmpFirst, on groups whose kept copies lie in Maildirs
+// with long names, one with short names (whole in the key, ties broken by
+// ordinal) and mbox files (no names: the ordinal is the order).
+func TestSortGroupsOrder(t *testing.T) {
+	dir := t.TempDir()
+	opts := corpusgen.DefaultOptions(3, 300)
+	opts.MinSize, opts.MaxSize, opts.MeanSize = 1024, 3000, 1500
+	if _, err := corpusgen.WriteMaildir(filepath.Join(dir, "md"), opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a.mbox", "b.mbox"} {
+		if _, err := corpusgen.WriteMbox(filepath.Join(dir, name), opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, later := filepath.Join(dir, "short"), filepath.Join(dir, "later")
+	for _, md := range []string{short, later} {
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put := func(md, name, id string) {
+		msg := fmt.Sprintf("Message-ID: <%s>\nSubject: s\n\nbody %s\n", id, id)
+		if err := os.WriteFile(filepath.Join(md, "cur", name), []byte(msg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 40 {
+		put(short, fmt.Sprint(40-i), fmt.Sprint(i%7)) // names of 1 and 2 bytes, out of order
+	}
+	// Names that tie on their first 16 bytes, a 16-byte one among them,
+	// each a group's first copy (its other copy in a later store).
+	for j, suffix := range []string{"10", "", "1", "0x", "2"} {
+		put(short, strings.Repeat("p", 16)+suffix, fmt.Sprint("p", j))
+		put(later, fmt.Sprint("x", j), fmt.Sprint("p", j))
+	}
+	res, err := Scan(context.Background(), []string{filepath.Join(dir, "b.mbox"), short, filepath.Join(dir, "md"), filepath.Join(dir, "a.mbox"), later}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range []KeepRule{KeepFirst, KeepNewest} {
+		groups, _, err := res.Duplicates(context.Background(), rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(groups) < 300 {
+			t.Fatalf("only %d groups", len(groups))
+		}
+		want := slices.Clone(groups)
+		slices.SortStableFunc(want, func(a, b Group) int { return res.cmpFirst(a.Keep(), b.Keep()) })
+		got := slices.Clone(groups)
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(got), func(i, j int) { got[i], got[j] = got[j], got[i] })
+		res.sortGroups(got)
+		for i := range want {
+			if got[i].Keep() != want[i].Keep() {
+				t.Fatalf("%s: group %d of %d: keeps %s, want %s", rule, i, len(want), res.Path(&res.Messages[got[i].Keep()]), res.Path(&res.Messages[want[i].Keep()]))
+			}
+		}
 	}
 }
