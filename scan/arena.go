@@ -44,25 +44,13 @@ func (a *arena) add(s string) strRef {
 	if len(s) > 0xffff {
 		s = s[:0xffff]
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	cs := a.list()
-	if len(cs) == 0 || a.used+len(s) > arenaChunk {
-		if len(cs) == maxChunks {
-			a.full = true
-			return strRef{}
-		}
-		grown := make([]*[arenaChunk]byte, len(cs)+1)
-		copy(grown, cs)
-		grown[len(cs)] = new([arenaChunk]byte)
-		a.chunks.Store(&grown)
-		cs, a.used = grown, 0
+	off, end := a.reserve(len(s))
+	if off == end {
+		return strRef{}
 	}
-	last := len(cs) - 1
-	copy(cs[last][a.used:], s)
-	ref := strRef{off: uint32(last)*arenaChunk + uint32(a.used), n: uint16(len(s))}
-	a.used += len(s)
-	return ref
+	c := a.list()[off/arenaChunk]
+	copy(c[off%arenaChunk:], s)
+	return strRef{off: uint32(off), n: uint16(len(s))}
 }
 
 func (a *arena) list() []*[arenaChunk]byte {
@@ -86,6 +74,60 @@ func (a *arena) intern(b []byte) string {
 		return string(b) // refused later (see setPrint), never stored
 	}
 	return a.get(a.add(unsafe.String(unsafe.SliceData(b), len(b))))
+}
+
+// arenaBlock is one parser's share of an arena: a run of bytes reserved
+// under the arena's lock and then filled without it. Every core's parser
+// interns the Message-ID and X-UIDL of every message; one lock for each
+// of those strings was a tenth of the header's cost in an mbox scan.
+type arenaBlock struct {
+	a        *arena
+	off, end uint64 // the free part of the block (global offsets)
+}
+
+// arenaBlockSize is how much a block reserves at a time; a block's
+// unused end is left when a string does not fit (strings are short).
+const arenaBlockSize = 4 << 10
+
+// intern is arena.intern in the parser's block.
+func (k *arenaBlock) intern(b []byte) string {
+	if len(b) == 0 || len(b) > 0xffff {
+		return k.a.intern(b)
+	}
+	if int(k.end-k.off) < len(b) {
+		k.off, k.end = k.a.reserve(max(len(b), arenaBlockSize))
+		if k.off == k.end {
+			return k.a.intern(b) // the arena is full: add says so
+		}
+	}
+	r := strRef{off: uint32(k.off), n: uint16(len(b))}
+	c := k.a.list()[r.off/arenaChunk]
+	copy(c[r.off%arenaChunk:], b)
+	k.off += uint64(len(b))
+	return k.a.get(r)
+}
+
+// reserve takes up to n bytes (n <= arenaChunk) at the end of the last
+// chunk, or all of n in a new one, and returns their global offsets; an
+// empty range when the arena is full.
+func (a *arena) reserve(n int) (off, end uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cs := a.list()
+	if len(cs) == 0 || a.used+n > arenaChunk {
+		if len(cs) == maxChunks {
+			a.full = true
+			return 0, 0
+		}
+		grown := make([]*[arenaChunk]byte, len(cs)+1)
+		copy(grown, cs)
+		grown[len(cs)] = new([arenaChunk]byte)
+		a.chunks.Store(&grown)
+		cs, a.used = grown, 0
+	}
+	off = uint64(len(cs)-1)*arenaChunk + uint64(a.used)
+	a.used += n
+	return off, off + uint64(n)
 }
 
 // refOf returns the reference of a string that intern returned, found

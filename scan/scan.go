@@ -173,7 +173,7 @@ const longID = 0xffff
 // parser returns a Parser whose strings go straight into r's arena.
 func (r *Result) parser() *fingerprint.Parser {
 	p := fingerprint.NewParser()
-	p.Intern = r.strs.intern
+	p.Intern = (&arenaBlock{a: &r.strs}).intern
 	return p
 }
 
