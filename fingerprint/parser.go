@@ -545,10 +545,26 @@ func collapseValue(out, v []byte) []byte {
 	for j > i && isWSP(v[j-1]) {
 		j--
 	}
-	if bytesearch.IndexStop(v[i:j], '\t', '\r', ' ', ' ') < 0 {
+	if collapsed(v[i:j]) {
 		return append(out, v[i:j]...)
 	}
 	return collapse(out, v)
+}
+
+// collapsed reports whether a trimmed value without LF is collapsed
+// already: no HTAB, no CR, no two spaces in a row. Most values are short
+// (a date, an address): a loop over their bytes costs less than the
+// vector search's call; long ones take the search.
+func collapsed(v []byte) bool {
+	if len(v) >= 64 {
+		return bytesearch.IndexStop(v, '\t', '\r', ' ', ' ') < 0
+	}
+	for k, c := range v {
+		if c <= ' ' && (c == '\t' || c == '\r' || c == ' ' && k+1 < len(v) && v[k+1] == ' ') {
+			return false
+		}
+	}
+	return true
 }
 
 // appendWords appends the runs of v that are not SP, HTAB, CR or LF to
