@@ -252,21 +252,36 @@ func (r *Result) sortGroups(groups []Group) {
 		dir := uint64(r.Sources[m.Source].Store)*dirs + uint64(r.dirRank[2*int(m.Source)+int(m.Sub)])
 		keys[i] = firstKey{binary.BigEndian.Uint64(name[:8]), binary.BigEndian.Uint64(name[8:]), uint32(dir), int32(i), index}
 	}
-	slices.SortFunc(keys, func(a, b firstKey) int {
-		if a.dir != b.dir {
-			return cmp.Compare(a.dir, b.dir)
+	if slices.ContainsFunc(keys, func(k firstKey) bool { return k.n0 != 0 || k.n1 != 0 || k.index < 0 }) {
+		slices.SortFunc(keys, func(a, b firstKey) int {
+			if a.dir != b.dir {
+				return cmp.Compare(a.dir, b.dir)
+			}
+			if a.n0 != b.n0 {
+				return cmp.Compare(a.n0, b.n0)
+			}
+			if a.n1 != b.n1 {
+				return cmp.Compare(a.n1, b.n1)
+			}
+			if a.index >= 0 && b.index >= 0 {
+				return cmp.Compare(a.index, b.index)
+			}
+			return r.cmpFirst(groups[a.g].Keep(), groups[b.g].Keep())
+		})
+	} else {
+		// Every kept copy lies in an mbox (no names): the order is
+		// directory, then ordinal, one 64-bit key that the radix sort
+		// of candidates takes, where a comparison sort calls a
+		// function some twenty times a group.
+		ord := make([]candidate, len(keys))
+		for i, k := range keys {
+			ord[i] = candidate{uint64(k.dir)<<32 | uint64(k.index), k.g}
 		}
-		if a.n0 != b.n0 {
-			return cmp.Compare(a.n0, b.n0)
+		sortCandidates(ord, make([]candidate, len(ord)), 64)
+		for i, c := range ord {
+			keys[i].g = c.i
 		}
-		if a.n1 != b.n1 {
-			return cmp.Compare(a.n1, b.n1)
-		}
-		if a.index >= 0 && b.index >= 0 {
-			return cmp.Compare(a.index, b.index)
-		}
-		return r.cmpFirst(groups[a.g].Keep(), groups[b.g].Keep())
-	})
+	}
 	// Put each group where its key went, following the permutation's
 	// cycles in place (a sorted copy would cost 48 bytes a group).
 	for i := range keys {
