@@ -339,3 +339,30 @@ func FuzzCollapse(f *testing.F) {
 		}
 	})
 }
+
+// TestCollapsedCommonValues: the word test that lets collapseValue copy a
+// value whole says yes to values that are collapsed (else every value
+// would be collapsed anew, correct but slow), and no where a byte, a pair
+// or the tail shows otherwise.
+func TestCollapsedCommonValues(t *testing.T) {
+	for _, tt := range []struct {
+		v    string
+		want bool
+	}{
+		{"Thu, 11 Apr 2024 09:31:04 +0000", true},
+		{"Amir Tanaka <amir.tanaka@example.net>", true},
+		{"Re: Quarterly figures for the north-west region, second draft", true},
+		{"a b c d e f g h i j k l m n o p q r s t u v w x y z", true},
+		{"x", true},
+		{"Thu, 11 Apr 2024  09:31:04 +0000", false},
+		{"Thu, 11 Apr\t2024 09:31:04 +0000", false},
+		{"Thu, 11 Apr 2024 09:31:04 +0000\r", false},
+		{"1234567  ", false}, // the pair across a word's end
+		{"12345678 ", true},
+		{"1234567 8 9", true},
+	} {
+		if got := collapsed([]byte(tt.v)); got != tt.want {
+			t.Errorf("collapsed(%q) = %v, want %v", tt.v, got, tt.want)
+		}
+	}
+}
