@@ -6,7 +6,6 @@ import (
 	"errors"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -235,11 +234,11 @@ func fromLineUnix(line []byte) (unix int64, ok bool) {
 		return 0, false
 	}
 	wd, mon, day, clock, year := tok[2], tok[3], tok[4], tok[5], tok[6]
-	if w := strings.Index("MonTueWedThuFriSatSun", string(wd)); len(wd) != 3 || w < 0 || w%3 != 0 || len(mon) != 3 {
+	if name3("MonTueWedThuFriSatSun", wd) < 0 {
 		return 0, false
 	}
-	m := strings.Index("JanFebMarAprMayJunJulAugSepOctNovDec", string(mon))
-	if m < 0 || m%3 != 0 {
+	m := name3("JanFebMarAprMayJunJulAugSepOctNovDec", mon)
+	if m < 0 {
 		return 0, false
 	}
 	d, okD := digits(day, 1, 2)
@@ -253,15 +252,45 @@ func fromLineUnix(line []byte) (unix int64, ok bool) {
 	if !okH || !okM || !okS || clock[len(clock)-6] != ':' || clock[len(clock)-3] != ':' {
 		return 0, false
 	}
-	month := time.Month(m/3 + 1)
+	month := m + 1
 	if d < 1 || d > daysIn(month, y) || h > 23 || mi > 59 || s > 59 {
 		return 0, false
 	}
-	t := time.Date(y, month, d, h, mi, s, 0, time.UTC)
-	if t.IsZero() {
-		return 0, false // FromLineTime's "no date"
+	if y == 1 && month == 1 && d == 1 && h == 0 && mi == 0 && s == 0 {
+		return 0, false // the zero time: FromLineTime's "no date"
 	}
-	return t.Unix(), true
+	return civilDays(y, month, d)*86400 + int64(h*3600+mi*60+s), true
+}
+
+// name3 returns the index of the three-letter name b in names (names of
+// three letters back to back), or -1.
+func name3(names string, b []byte) int {
+	if len(b) != 3 {
+		return -1
+	}
+	for i := 0; i+3 <= len(names); i += 3 {
+		if names[i] == b[0] && names[i+1] == b[1] && names[i+2] == b[2] {
+			return i / 3
+		}
+	}
+	return -1
+}
+
+// civilDays is the number of days from 1970-01-01 to the given date of
+// the proleptic Gregorian calendar (the one package time uses).
+func civilDays(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March is 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 // digits parses b as a decimal of lo to hi digits.
@@ -279,8 +308,17 @@ func digits(b []byte, lo, hi int) (int, bool) {
 	return v, true
 }
 
-func daysIn(m time.Month, year int) int {
-	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+func daysIn(m, year int) int {
+	switch m {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // arrivalOf is the arrival time of an mbox message: its From_ line date,

@@ -194,3 +194,28 @@ func TestMappedMboxSkipsKeepOrdinals(t *testing.T) {
 		}
 	}
 }
+
+// TestCivilDays holds the From_ date arithmetic to package time on every
+// day of years around the calendar's turns (year 0 and before the
+// era's start, centuries, leap centuries, the epoch, the last year).
+func TestCivilDays(t *testing.T) {
+	for _, y := range []int{0, 1, 2, 99, 100, 399, 400, 1600, 1899, 1900, 1969, 1970, 2000, 2024, 2100, 9999} {
+		for m := 1; m <= 12; m++ {
+			if got, want := daysIn(m, y), time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day(); got != want {
+				t.Fatalf("daysIn(%d, %d) = %d, want %d", m, y, got, want)
+			}
+			for d := 1; d <= daysIn(m, y); d++ {
+				if got, want := civilDays(y, m, d)*86400, time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix(); got != want {
+					t.Fatalf("%04d-%02d-%02d: %d, want %d", y, m, d, got, want)
+				}
+			}
+		}
+	}
+	// The zero time is FromLineTime's "no date"; a second after it is a date.
+	if _, ok := fromLineUnix([]byte("From a@b Mon Jan  1 00:00:00 0001")); ok {
+		t.Error("the zero time accepted")
+	}
+	if got, ok := fromLineUnix([]byte("From a@b Mon Jan  1 00:00:01 0001")); !ok || got != time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC).Unix() {
+		t.Errorf("0001-01-01 00:00:01: %d, %v", got, ok)
+	}
+}
