@@ -860,16 +860,21 @@ func (p *Parser) crlfLines(data []byte, i, blank int) (int, error) {
 			p.norm = norm
 			return 0, malformed(p.off+int64(s), "NUL byte")
 		}
-		// data[s:] starts with ">F"; the '>' before it are copied.
-		if r := quotedFrom(data, s); r >= 0 {
-			norm = norm[:len(norm)-(s-r)]
-		} else {
-			norm = append(norm, '>')
-		}
+		norm = unquoteCopied(norm, data, s)
 		i = s + 1
 	}
 	p.norm = norm
 	return p.emit(norm, blank), nil
+}
+
+// unquoteCopied is given a copy of data up to s (norm) where data[s:]
+// starts with ">F" and the '>' before it are copied: it adds the '>' at
+// s, or leaves out those of a quoted From_ line (rule 6).
+func unquoteCopied(norm, data []byte, s int) []byte {
+	if r := quotedFrom(data, s); r >= 0 {
+		return norm[:len(norm)-(s-r)]
+	}
+	return append(norm, '>')
 }
 
 // quotedFrom is given the place of a '>' followed by 'F' in data (which

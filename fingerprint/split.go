@@ -191,12 +191,8 @@ func (p *Parser) splitCopied(data []byte, hb int, boundary func(data []byte, i i
 					p.emit(norm, blank)
 					return d.Sum64(), s + 1, true
 				}
-			case '>': // before 'F'; the '>' before it are copied
-				if r := quotedFrom(data, s); r >= 0 {
-					norm = norm[:len(norm)-(s-r)]
-				} else {
-					norm = append(norm, '>')
-				}
+			case '>': // before 'F'
+				norm = unquoteCopied(norm, data, s)
 			}
 			j = s + 1
 		}
