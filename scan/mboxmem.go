@@ -119,34 +119,44 @@ func (r *Result) readMboxMapped(ctx context.Context, path string, src int32, dat
 	}
 	wg.Wait()
 	// Ordinals count every message met, fingerprinted or skipped.
-	met, total, base := 0, 0, make([]int, len(segs))
-	for si := range outs {
-		if outs[si].fault {
-			return nil, []Skipped{{Path: path, Reason: errShrank.Error()}}, ctx.Err()
-		}
-		base[si] = met
-		met += outs[si].n
-		total += outs[si].msgs.n
-	}
 	// Segments in order, ordinals made global; a segment that could not
 	// be split to its end ends the file's messages there, as one
 	// sequential pass would have.
-	msgs := make([]Message, 0, total)
+	met, total := 0, 0
+	base, at := make([]int, len(segs)), make([]int, len(segs))
 	var skipped []Skipped
 	for si := range outs {
 		o := &outs[si]
-		o.msgs.drain(func(m Message) {
-			m.Index += int32(base[si])
-			msgs = append(msgs, m)
-		})
+		if o.fault {
+			return nil, []Skipped{{Path: path, Reason: errShrank.Error()}}, ctx.Err()
+		}
+		base[si], at[si] = met, total
+		met += o.n
+		total += o.msgs.n
 		for _, sk := range o.skipped {
 			sk.Index += base[si]
 			skipped = append(skipped, sk)
 		}
 		if o.failed {
+			outs = outs[:si+1]
 			break
 		}
 	}
+	// Each segment's records are moved into place by its own goroutine
+	// (7 MB for 91k messages: a copy worth sharing out).
+	msgs := make([]Message, total)
+	for si := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dst := msgs[at[si]:at[si]]
+			outs[si].msgs.drain(func(m Message) {
+				m.Index += int32(base[si])
+				dst = append(dst, m)
+			})
+		}()
+	}
+	wg.Wait()
 	return msgs, skipped, ctx.Err()
 }
 

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/popdedupe/popdedupe/internal/corpusgen"
 )
 
 // mappedMbox writes an mbox of at least size bytes, messages of lines
@@ -217,5 +220,37 @@ func TestCivilDays(t *testing.T) {
 	}
 	if got, ok := fromLineUnix([]byte("From a@b Mon Jan  1 00:00:01 0001")); !ok || got != time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC).Unix() {
 		t.Errorf("0001-01-01 00:00:01: %d, %v", got, ok)
+	}
+}
+
+// TestSplitPointWindows: the split point found in the small window first
+// is the one the large window alone finds (the first boundary after the
+// cut), at every cut of a generated mbox and of one whose messages are
+// longer than the small window.
+func TestSplitPointWindows(t *testing.T) {
+	opts := corpusgen.DefaultOptions(5, 120)
+	var big bytes.Buffer
+	for i := range 40 {
+		fmt.Fprintf(&big, "From a@b Mon Jan  2 15:04:%02d 2006\nSubject: %d\n\n%s\n\n", i%60, i, strings.Repeat("x line\n", 6000*(i%3)+10))
+	}
+	path := filepath.Join(t.TempDir(), "m.mbox")
+	if _, err := corpusgen.WriteMbox(path, opts); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range [][]byte{gen, big.Bytes()} {
+		size := int64(len(data))
+		for from := int64(1); from < size; from += 997 {
+			// The large window alone, as splitPoint read before.
+			lo := max(from-64<<10, 0)
+			want, wantOK := firstSplit(data[lo:min(size, from+1<<20)], int(from-lo), lo > 0)
+			got, ok := splitPoint(bytes.NewReader(data), from, size)
+			if ok != wantOK || ok && got != lo+int64(want) {
+				t.Fatalf("cut at %d of %d: %d %v, want %d %v", from, size, got, ok, lo+int64(want), wantOK)
+			}
+		}
 	}
 }

@@ -1192,15 +1192,33 @@ func mboxSegments(f io.ReaderAt, size int64, n int) []mboxSegment {
 // line is body, not the start of a message right after its From_ line,
 // which MboxReader treats differently).
 func splitPoint(f io.ReaderAt, from, size int64) (int64, bool) {
-	const back, window = 64 << 10, 1 << 20
+	// A small window first: the first boundary is usually a few KB
+	// away, and the larger window, read only when the small one has
+	// none, finds the same first one (a candidate the small window cuts
+	// short has no other candidate after it there).
+	const back = 64 << 10
 	lo := max(from-back, 0)
-	buf := make([]byte, min(size, from+window)-lo)
-	n, err := f.ReadAt(buf, lo)
-	if err != nil && err != io.EOF {
-		return 0, false
+	for _, window := range []int64{64 << 10, 1 << 20} {
+		end := min(size, from+window)
+		buf := make([]byte, end-lo)
+		n, err := f.ReadAt(buf, lo)
+		if err != nil && err != io.EOF {
+			return 0, false
+		}
+		if at, ok := firstSplit(buf[:n], int(from-lo), lo > 0); ok {
+			return lo + int64(at), true
+		}
+		if end == size {
+			break
+		}
 	}
-	buf = buf[:n]
-	for i := int(from - lo); i < len(buf); {
+	return 0, false
+}
+
+// firstSplit is splitPoint's search in buf from index i on; cut says
+// that buf does not start at the start of the file.
+func firstSplit(buf []byte, i int, cut bool) (int, bool) {
+	for i < len(buf) {
 		x := bytes.Index(buf[i:], []byte("\nFrom "))
 		if x < 0 {
 			return 0, false
@@ -1221,14 +1239,14 @@ func splitPoint(f io.ReaderAt, from, size int64) (int64, bool) {
 		}
 		// The line before the empty one: whole, not empty, not "From ".
 		prev := bytes.LastIndexByte(buf[:blank], '\n') + 1
-		if prev == 0 && lo > 0 {
+		if prev == 0 && cut {
 			continue // longer than the look-back: take no risk
 		}
 		line := bytes.TrimRight(buf[prev:blank], "\r")
 		if len(line) == 0 || bytes.HasPrefix(line, []byte("From ")) {
 			continue
 		}
-		return lo + int64(at), true
+		return at, true
 	}
 	return 0, false
 }
