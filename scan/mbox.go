@@ -277,8 +277,14 @@ func looksLikeFromLine(l []byte) bool {
 		return false
 	}
 	rest := l[5:]
-	for i := 0; i+4 < len(rest); i++ {
-		if isDigit(rest[i]) && isDigit(rest[i+1]) && rest[i+2] == ':' && isDigit(rest[i+3]) && isDigit(rest[i+4]) {
+	// Each colon is tried as the middle of "dd:dd" (a line has few).
+	for i := 2; i+2 < len(rest); i++ {
+		c := bytes.IndexByte(rest[i:len(rest)-2], ':')
+		if c < 0 {
+			return false
+		}
+		i += c
+		if isDigit(rest[i-2]) && isDigit(rest[i-1]) && isDigit(rest[i+1]) && isDigit(rest[i+2]) {
 			return true
 		}
 	}

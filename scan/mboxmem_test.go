@@ -254,3 +254,25 @@ func TestSplitPointWindows(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLooksLikeFromLine holds the envelope line test to its definition:
+// "From " then somewhere "dd:dd" (two digits, a colon, two digits).
+func FuzzLooksLikeFromLine(f *testing.F) {
+	for _, s := range []string{"From a@b Mon Jan  2 15:04:05 2006", "From x 1:2", "From 12:34", "From :12:3", "From ab12:3412:34", "From", "From 12:3", "From 2:34 56:78"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, l []byte) {
+		want := false
+		if bytes.HasPrefix(l, []byte("From ")) {
+			rest := l[5:]
+			for i := 0; i+4 < len(rest); i++ {
+				if isDigit(rest[i]) && isDigit(rest[i+1]) && rest[i+2] == ':' && isDigit(rest[i+3]) && isDigit(rest[i+4]) {
+					want = true
+				}
+			}
+		}
+		if got := looksLikeFromLine(l); got != want {
+			t.Fatalf("looksLikeFromLine(%q) = %v, want %v", l, got, want)
+		}
+	})
+}
