@@ -1,0 +1,64 @@
+package xxh
+
+// lfStageSize is the room the kernels compact CR-less text into before
+// hashing it (plus 32 bytes that a store at the end may run into).
+const lfStageSize = 512
+
+// lfStage is where the kernels put the CR-less text: they store each
+// block compacted at w, and hash the stripe at r once it lies a lag
+// behind w (an 8-byte load of bytes stored by two recent unaligned
+// stores waits for them to reach the cache), moving what is left to the
+// front when w nears the end. It starts with what the digest held.
+type lfStage struct {
+	w, r  int // offsets in buf: stored up to, hashed up to
+	moved int // bytes moved off the front of buf (all hashed)
+	buf   [lfStageSize + 32]byte
+}
+
+// lfBlocksSSE2 hashes into v the CR-less text of the n bytes at src,
+// staged in st, 16 bytes a block while a block and the byte after it are
+// within the n, up to the first stop at an index from or more: it
+// returns how far it read and whether it stopped at a stop there (the
+// text before it all staged or hashed). On return, st.w-st.r < 32.
+//
+//go:noescape
+func lfBlocksSSE2(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, stop bool)
+
+// lfBlocksAVX2 is lfBlocksSSE2 with 32-byte blocks.
+//
+//go:noescape
+func lfBlocksAVX2(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, stop bool)
+
+// lfTailPad is the room a text's last bytes (at most 32) are copied
+// into: the NUL after them is the stop that ends the kernel, and a block
+// and the byte after it fit before the end.
+const lfTailPad = 72
+
+func (d *Digest) writeLFUntilStop(b []byte, from int) (int, int) {
+	var st lfStage
+	n0 := d.n
+	copy(st.buf[:], d.mem[:n0])
+	st.w = n0
+	kernel := lfBlocksSSE2
+	if useAVX2 {
+		kernel = lfBlocksAVX2
+	}
+	read, stop := 0, false
+	if len(b) > 32 {
+		read, stop = kernel(&d.v, &st, &b[0], len(b), from)
+	}
+	if !stop {
+		// The rest, fewer than 33 bytes, from a copy that a NUL ends.
+		var pad [lfTailPad]byte
+		k := copy(pad[:], b[read:])
+		r, _ := kernel(&d.v, &st, &pad[0], len(pad), max(from-read, 0))
+		read += r
+		stop = r < k
+	}
+	d.n = copy(d.mem[:], st.buf[st.r:st.w])
+	d.total += uint64(st.moved + st.w - n0)
+	if stop {
+		return read, read
+	}
+	return len(b), -1
+}

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package xxh
+
+func (d *Digest) writeLFUntilStop(b []byte, from int) (int, int) {
+	return d.writeLFUntilStopGo(b, from)
+}
