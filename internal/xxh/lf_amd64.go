@@ -1,7 +1,9 @@
 package xxh
 
+import "golang.org/x/sys/cpu"
+
 // lfStageSize is the room the kernels compact CR-less text into before
-// hashing it (plus 32 bytes that a store at the end may run into).
+// hashing it (plus 64 bytes that a store at the end may run into).
 const lfStageSize = 512
 
 // lfStage is where the kernels put the CR-less text: they store each
@@ -12,7 +14,7 @@ const lfStageSize = 512
 type lfStage struct {
 	w, r  int // offsets in buf: stored up to, hashed up to
 	moved int // bytes moved off the front of buf (all hashed)
-	buf   [lfStageSize + 32]byte
+	buf   [lfStageSize + 64]byte
 }
 
 // lfBlocksSSE2 hashes into v the CR-less text of the n bytes at src,
@@ -29,29 +31,59 @@ func lfBlocksSSE2(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, 
 //go:noescape
 func lfBlocksAVX2(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, stop bool)
 
-// lfTailPad is the room a text's last bytes (at most 32) are copied
+// lfBlocksAVX512 is lfBlocksSSE2 with 64-byte blocks.
+//
+//go:noescape
+func lfBlocksAVX512(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, stop bool)
+
+// The kernels lfBlocks calls.
+const (
+	lfSSE2 = iota
+	lfAVX2
+	lfAVX512
+)
+
+// lfKernel is the kernel WriteLFUntilStop uses: AVX-512 where there is
+// VPCOMPRESSB, else AVX2, else SSE2.
+var lfKernel = func() int {
+	switch {
+	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2 && cpu.X86.HasPOPCNT:
+		return lfAVX512
+	case cpu.X86.HasAVX2:
+		return lfAVX2
+	}
+	return lfSSE2
+}()
+
+func lfBlocks(v *[4]uint64, st *lfStage, src *byte, n, from int) (int, bool) {
+	switch lfKernel {
+	case lfAVX512:
+		return lfBlocksAVX512(v, st, src, n, from)
+	case lfAVX2:
+		return lfBlocksAVX2(v, st, src, n, from)
+	}
+	return lfBlocksSSE2(v, st, src, n, from)
+}
+
+// lfTailPad is the room a text's last bytes (at most 64) are copied
 // into: the NUL after them is the stop that ends the kernel, and a block
 // and the byte after it fit before the end.
-const lfTailPad = 72
+const lfTailPad = 136
 
 func (d *Digest) writeLFUntilStop(b []byte, from int) (int, int) {
 	var st lfStage
 	n0 := d.n
 	copy(st.buf[:], d.mem[:n0])
 	st.w = n0
-	kernel := lfBlocksSSE2
-	if useAVX2 {
-		kernel = lfBlocksAVX2
-	}
 	read, stop := 0, false
 	if len(b) > 32 {
-		read, stop = kernel(&d.v, &st, &b[0], len(b), from)
+		read, stop = lfBlocks(&d.v, &st, &b[0], len(b), from)
 	}
 	if !stop {
-		// The rest, fewer than 33 bytes, from a copy that a NUL ends.
+		// The rest, at most 64 bytes, from a copy that a NUL ends.
 		var pad [lfTailPad]byte
 		k := copy(pad[:], b[read:])
-		r, _ := kernel(&d.v, &st, &pad[0], len(pad), max(from-read, 0))
+		r, _ := lfBlocks(&d.v, &st, &pad[0], len(pad), max(from-read, 0))
 		read += r
 		stop = r < k
 	}

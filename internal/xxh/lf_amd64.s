@@ -11,7 +11,7 @@
 // LFLAG is how far behind the stores the stripe hashed lies: a lane
 // loaded from bytes that are still in the store buffer, stored there by
 // two overlapping stores, waits for them.
-#define LFLAG 64
+#define LFLAG 128
 
 // lfStage's fields.
 #define ST_W 0
@@ -78,18 +78,20 @@
 	MOVQ SI, read+40(FP)
 
 // LFMOVE moves the stage's bytes from R14 to DI to its front, 32 bytes
-// at a time (T a vector register), and counts the bytes moved off.
-#define LFMOVE(T) \
+// at a time (MOV the move of a vector register, T and U the registers:
+// VMOVDQU in the AVX2 kernel, whose upper halves are dirty), and counts
+// the bytes moved off.
+#define LFMOVE(MOV, T, U) \
 	MOVQ    st+8(FP), BX \
 	LEAQ    ST_BUF(BX), AX \
 	MOVQ    R14, DX \
 	SUBQ    AX, DX \
 	ADDQ    DX, ST_MOVED(BX) \
 	SUBQ    DX, DI \
-	MOVOU   (R14), T \
-	MOVOU   16(R14), X13 \
-	MOVOU   T, (AX) \
-	MOVOU   X13, 16(AX) \
+	MOV     (R14), T \
+	MOV     16(R14), U \
+	MOV     T, (AX) \
+	MOV     U, 16(AX) \
 	ADDQ    $32, R14 \
 	ADDQ    $32, AX \
 	MOVQ    R14, BX \
@@ -262,7 +264,7 @@ sstop:
 	JMP   sleave
 
 smove:
-	LFMOVE(X14)
+	LFMOVE(MOVOU, X14, X13)
 	JMP sblock
 
 sdone:
@@ -294,10 +296,41 @@ DATA lfAlone<>+16(SB)/8, $0x00000000000000ff
 DATA lfAlone<>+24(SB)/8, $0
 GLOBL lfAlone<>(SB), RODATA|NOPTR, $32
 
+// LFCOMPACT2 stores the 32-byte block (Y5, and Y8 and Y11 the 32 bytes
+// after its first and second byte) less the CRs in DX, if at most two:
+// the block blended with Y8 from the first CR on (c1 in BX, or 32) and
+// with Y11 from the byte before the second on (c2-1 in AX, or 32). CX is
+// left holding the CRs after the second, if any (DX is scratch).
+#define LFCOMPACT2 \
+	MOVL      DX, BX \
+	BTSQ      $32, BX \
+	BSFQ      BX, BX \
+	LEAL      -1(DX), CX \
+	ANDL      DX, CX \
+	MOVL      CX, AX \
+	BTSQ      $33, AX \
+	BSFQ      AX, AX \
+	DECQ      AX \
+	LEAQ      lfBlend<>+32(SB), DX \
+	SUBQ      BX, DX \
+	VMOVDQU   (DX), Y6 \
+	VPBLENDVB Y6, Y8, Y5, Y7 \
+	LEAQ      lfBlend<>+32(SB), DX \
+	SUBQ      AX, DX \
+	VMOVDQU   (DX), Y6 \
+	VPBLENDVB Y6, Y11, Y7, Y7 \
+	VMOVDQU   Y7, (DI) \
+	LEAL      -1(CX), DX \
+	ANDL      DX, CX
+
 // func lfBlocksAVX2(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, stop bool)
-// lfBlocksSSE2 with 32-byte blocks (VPBLENDVB blends).
-TEXT ·lfBlocksAVX2(SB), NOSPLIT, $24-49
-	LFENTER(33)
+// lfBlocksSSE2 with 32-byte blocks (VPBLENDVB blends) that leave out up
+// to two CRs without a branch: short and empty lines put two CRLFs in a
+// block often. The last start of a block is at 16(SP), so that CX is
+// free.
+TEXT ·lfBlocksAVX2(SB), NOSPLIT, $32-49
+	LFENTER(34)
+	MOVQ    CX, 16(SP)
 	VMOVDQU lfStopByte<>(SB), Y1
 	VMOVDQU lfAlone<>(SB), Y2
 	VMOVDQU lfF<>(SB), Y3
@@ -305,7 +338,7 @@ TEXT ·lfBlocksAVX2(SB), NOSPLIT, $24-49
 	VMOVDQU lfLF<>(SB), Y10
 
 vfast:
-	CMPQ SI, CX
+	CMPQ SI, 16(SP)
 	JHI  vdone
 	CMPQ DI, 0(SP)
 	JHI  vmove
@@ -314,6 +347,7 @@ vblock:
 	PREFETCHT0 4096(SI)
 	VMOVDQU    (SI), Y5
 	VMOVDQU    1(SI), Y8
+	VMOVDQU    2(SI), Y11
 	VPSHUFB    Y5, Y1, Y6
 	VPCMPEQB   Y6, Y5, Y6
 	VPSHUFB    Y5, Y2, Y7
@@ -329,20 +363,13 @@ vblock:
 	JNZ        vevent
 
 vcompact:
-	MOVL      DX, BX
-	BTSQ      $32, BX
-	BSFQ      BX, BX              // the first CR, or 32
-	LEAQ      lfBlend<>+32(SB), AX
-	SUBQ      BX, AX
-	VMOVDQU   (AX), Y6
-	VPBLENDVB Y6, Y8, Y5, Y7
-	VMOVDQU   Y7, (DI)
-	LEAL      -1(DX), AX
-	TESTL     DX, AX
-	JNZ       vslow
-	CMPQ      BX, $32
-	SBBQ      $-32, DI            // 32, or 31 past a CR
-	ADDQ      $32, SI
+	LFCOMPACT2
+	JNZ  vslow
+	CMPQ BX, $32
+	SBBQ $-32, DI // 32, less one for a first CR
+	CMPQ AX, $32
+	SBBQ $0, DI   // and one for a second
+	ADDQ $32, SI
 
 vready:
 	MOVQ DI, BX
@@ -353,55 +380,43 @@ vready:
 	JMP  vfast
 
 vslow:
-	ADDQ BX, DI
-	LEAQ 1(SI)(BX*1), SI
+	// Three CRLFs or more: up to the second CR.
+	ADDQ AX, DI
+	LEAQ 2(SI)(AX*1), SI
 	JMP  vready
 
 vevent:
-	MOVQ 8(SP), BX
-	SUBQ SI, BX
+	MOVQ 8(SP), CX
+	SUBQ SI, CX
 	JLE  vstop
-	CMPQ BX, $32
+	CMPQ CX, $32
 	JGE  vcompact
-	MOVQ CX, 16(SP)
-	MOVQ BX, CX
 	SHRL CX, AX
 	SHLL CX, AX
-	MOVQ 16(SP), CX
 	TESTL AX, AX
 	JZ   vcompact
 
 vstop:
-	BSFL AX, AX
-	MOVQ CX, 16(SP)
-	MOVQ AX, CX
+	// Up to the stop at L: only the CRs before it.
+	BSFL AX, CX
+	MOVQ CX, 24(SP)
 	MOVQ $1, BX
 	SHLQ CX, BX
 	DECQ BX
 	ANDQ BX, DX
-	MOVQ 16(SP), CX
-	MOVL DX, BX
-	BTSQ $32, BX
-	BSFQ BX, BX
-	MOVQ AX, 16(SP)
-	LEAQ lfBlend<>+32(SB), AX
-	SUBQ BX, AX
-	VMOVDQU   (AX), Y6
-	VPBLENDVB Y6, Y8, Y5, Y7
-	VMOVDQU   Y7, (DI)
-	LEAL  -1(DX), AX
-	TESTL DX, AX
-	JNZ   vslow
-	MOVQ  16(SP), AX
-	ADDQ  AX, SI
-	ADDQ  AX, DI
-	CMPQ  BX, $32
-	SBBQ  $0, DI
-	MOVB  $1, stop+48(FP)
-	JMP   vleave
+	LFCOMPACT2
+	JNZ  vslow
+	ADDQ 24(SP), SI
+	ADDQ 24(SP), DI
+	CMPQ BX, $32
+	SBBQ $0, DI
+	CMPQ AX, $32
+	SBBQ $0, DI
+	MOVB $1, stop+48(FP)
+	JMP  vleave
 
 vmove:
-	LFMOVE(X14)
+	LFMOVE(VMOVDQU, X14, X13)
 	JMP vblock
 
 vdone:
@@ -416,6 +431,150 @@ vleave:
 	JMP  vleave
 
 vret:
+	VZEROUPPER
+	LFLEAVE
+	RET
+
+// 64 bytes of each for the AVX-512 kernel.
+DATA lf64LF<>+0(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA lf64LF<>+8(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA lf64LF<>+16(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA lf64LF<>+24(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA lf64LF<>+32(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA lf64LF<>+40(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA lf64LF<>+48(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA lf64LF<>+56(SB)/8, $0x0a0a0a0a0a0a0a0a
+GLOBL lf64LF<>(SB), RODATA|NOPTR, $64
+DATA lf64CR<>+0(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA lf64CR<>+8(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA lf64CR<>+16(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA lf64CR<>+24(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA lf64CR<>+32(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA lf64CR<>+40(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA lf64CR<>+48(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA lf64CR<>+56(SB)/8, $0x0d0d0d0d0d0d0d0d
+GLOBL lf64CR<>(SB), RODATA|NOPTR, $64
+DATA lf64GT<>+0(SB)/8, $0x3e3e3e3e3e3e3e3e
+DATA lf64GT<>+8(SB)/8, $0x3e3e3e3e3e3e3e3e
+DATA lf64GT<>+16(SB)/8, $0x3e3e3e3e3e3e3e3e
+DATA lf64GT<>+24(SB)/8, $0x3e3e3e3e3e3e3e3e
+DATA lf64GT<>+32(SB)/8, $0x3e3e3e3e3e3e3e3e
+DATA lf64GT<>+40(SB)/8, $0x3e3e3e3e3e3e3e3e
+DATA lf64GT<>+48(SB)/8, $0x3e3e3e3e3e3e3e3e
+DATA lf64GT<>+56(SB)/8, $0x3e3e3e3e3e3e3e3e
+GLOBL lf64GT<>(SB), RODATA|NOPTR, $64
+DATA lf64F<>+0(SB)/8, $0x4646464646464646
+DATA lf64F<>+8(SB)/8, $0x4646464646464646
+DATA lf64F<>+16(SB)/8, $0x4646464646464646
+DATA lf64F<>+24(SB)/8, $0x4646464646464646
+DATA lf64F<>+32(SB)/8, $0x4646464646464646
+DATA lf64F<>+40(SB)/8, $0x4646464646464646
+DATA lf64F<>+48(SB)/8, $0x4646464646464646
+DATA lf64F<>+56(SB)/8, $0x4646464646464646
+GLOBL lf64F<>(SB), RODATA|NOPTR, $64
+
+// func lfBlocksAVX512(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, stop bool)
+// lfBlocksSSE2 with 64-byte blocks and VPCOMPRESSB (AVX512-VBMI2), which
+// leaves out any number of CRs without a branch: a block with no stop
+// costs about as much as its two stripes' hash. Masks: K1 'F' next, K3
+// the stops, K5 the CRs, K6 the bytes kept (no CR before a LF).
+TEXT ·lfBlocksAVX512(SB), NOSPLIT, $32-49
+	LFENTER(65)
+	MOVQ      CX, 16(SP)
+	SUBQ      $32, 0(SP)   // stores of 64 bytes
+	VMOVDQU64 lf64LF<>(SB), Z2
+	VMOVDQU64 lf64GT<>(SB), Z3
+	VMOVDQU64 lf64F<>(SB), Z4
+	VMOVDQU64 lf64CR<>(SB), Z10
+
+zfast:
+	CMPQ SI, 16(SP)
+	JHI  zdone
+	CMPQ DI, 0(SP)
+	JHI  zmove
+
+zblock:
+	PREFETCHT0 4096(SI)
+	VMOVDQU64  (SI), Z5
+	VMOVDQU64  1(SI), Z8
+	VPCMPEQB   Z4, Z8, K1
+	VPCMPEQB   Z2, Z5, K1, K2
+	VPCMPEQB   Z3, Z5, K1, K3
+	VPTESTNMB  Z5, Z5, K4
+	KORQ       K2, K3, K3
+	KORQ       K4, K3, K3
+	VPCMPEQB   Z10, Z5, K5
+	VPCMPEQB   Z2, Z8, K5, K5
+	KNOTQ      K5, K6
+	KORTESTQ   K3, K3
+	JNZ        zevent
+
+zcompact:
+	VPCOMPRESSB.Z Z5, K6, Z7
+	VMOVDQU64     Z7, (DI)
+	KMOVQ         K6, AX
+	POPCNTQ       AX, AX
+	ADDQ          AX, DI
+	ADDQ          $64, SI
+
+zready:
+	MOVQ DI, BX
+	SUBQ R14, BX
+	CMPQ BX, $(32+LFLAG)
+	JLT  zfast
+	LFHASH
+	MOVQ DI, BX
+	SUBQ R14, BX
+	CMPQ BX, $(32+LFLAG)
+	JLT  zfast
+	LFHASH
+	JMP  zfast
+
+zevent:
+	KMOVQ K3, AX
+	MOVQ  8(SP), CX
+	SUBQ  SI, CX
+	JLE   zstop
+	CMPQ  CX, $64
+	JGE   zcompact
+	SHRQ  CX, AX
+	SHLQ  CX, AX
+	TESTQ AX, AX
+	JZ    zcompact
+
+zstop:
+	// Up to the stop at L: only the bytes before it.
+	BSFQ          AX, CX
+	MOVQ          $1, BX
+	SHLQ          CX, BX
+	DECQ          BX
+	KMOVQ         K6, AX
+	ANDQ          BX, AX
+	KMOVQ         AX, K6
+	VPCOMPRESSB.Z Z5, K6, Z7
+	VMOVDQU64     Z7, (DI)
+	POPCNTQ       AX, AX
+	ADDQ          AX, DI
+	ADDQ          CX, SI
+	MOVB          $1, stop+48(FP)
+	JMP           zleave
+
+zmove:
+	LFMOVE(VMOVDQU, X14, X13)
+	JMP zblock
+
+zdone:
+	MOVB $0, stop+48(FP)
+
+zleave:
+	MOVQ DI, BX
+	SUBQ R14, BX
+	CMPQ BX, $32
+	JLT  zret
+	LFHASH
+	JMP  zleave
+
+zret:
 	VZEROUPPER
 	LFLEAVE
 	RET

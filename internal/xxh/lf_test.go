@@ -133,9 +133,9 @@ func TestDropCR(t *testing.T) {
 }
 
 func TestWriteLFUntilStopShort(t *testing.T) {
-	for _, k := range kernels() {
+	for _, k := range lfKernels() {
 		t.Run(k, func(t *testing.T) {
-			defer useKernel(k)()
+			defer useLFKernel(k)()
 			testWriteLFUntilStopShort(t)
 		})
 	}
@@ -230,9 +230,9 @@ func crlfMail(seed uint64, n int) []byte {
 }
 
 func TestWriteLFUntilStopLong(t *testing.T) {
-	for _, k := range kernels() {
+	for _, k := range lfKernels() {
 		t.Run(k, func(t *testing.T) {
-			defer useKernel(k)()
+			defer useLFKernel(k)()
 			testWriteLFUntilStopLong(t)
 		})
 	}
@@ -276,8 +276,8 @@ func FuzzWriteLFUntilStop(f *testing.F) {
 	f.Add([]byte("a line\r\n>not F\r\n\r\n\r\nFrom a >F quoted one, and ending in \r"), uint16(40), uint8(31))
 	f.Add(crlfMail(3, 3000), uint16(1), uint8(7))
 	f.Fuzz(func(t *testing.T, b []byte, from uint16, pre uint8) {
-		for _, k := range kernels() {
-			restore := useKernel(k)
+		for _, k := range lfKernels() {
+			restore := useLFKernel(k)
 			checkLF(t, b, int(from)%(len(b)+1), int(pre%32), true)
 			restore()
 		}
