@@ -78,6 +78,9 @@ func (p *Parser) sumSplitPlain(data []byte, boundary func(data []byte, i int) bo
 	}
 	h, end, ok := p.splitInPlace(data, hb, boundary)
 	if !ok && end < 0 {
+		h, end, ok = p.splitCRLF(data, hb, boundary)
+	}
+	if !ok && end < 0 {
 		h, end, ok = p.splitCopied(data, hb, boundary)
 	}
 	if !ok {
@@ -147,6 +150,80 @@ search:
 	}
 	d.Write(data[pos : hb+k])
 	return d.Sum64(), end, true
+}
+
+// splitCRLF is splitInPlace for a body with CRLF line ends (rule 1): one
+// pass (xxh.Digest.WriteLFUntilStop) leaves out the CR of each CRLF as it
+// hashes, where it stops for the same reasons. It takes the body from its
+// start (the in-place pass met the first CR on the first line, as a rule,
+// so little is hashed twice), and like splitInPlace it leaves to
+// splitCopied what it cannot keep rule 6 or 7 for in place (end -1).
+func (p *Parser) splitCRLF(data []byte, hb int, boundary func(data []byte, i int) bool) (h uint64, end int, ok bool) {
+	d := p.x
+	d.Reset()
+	end = len(data)
+	if hb < len(data) && boundary(data, hb) {
+		end = hb
+	}
+	pos, from := hb, hb // consumed up to pos; stops before from are passed
+search:
+	for end > hb {
+		w, s := d.WriteLFUntilStop(data[pos:end], from-pos)
+		if s < 0 {
+			pos = end
+			break
+		}
+		s += pos
+		pos += w
+		switch data[s] {
+		case '\n': // a LF before 'F'
+			if boundary(data, s+1) {
+				end = s + 1
+				break search
+			}
+		case '>': // before 'F': a quoted From_ line loses its '>' (rule 6)
+			if r := quotedFrom(data, s); r >= pos {
+				d.WriteLFUntilStop(data[pos:r], r-pos)
+				pos = s + 1
+			} else if r >= 0 {
+				return 0, -1, false
+			}
+		default: // a NUL
+			return 0, NextBoundary(data, s, boundary), false
+		}
+		from = s + 1
+	}
+	// Rule 7 as in splitInPlace, on lines that lose their CRLF's CR. A
+	// CR consumed after the last line with text is one left out, before
+	// the LF of an empty line: nothing of it was hashed.
+	body := data[hb:end]
+	if len(body) > 0 && body[len(body)-1] != '\n' {
+		return 0, end, false
+	}
+	k := hb + trailingEmptyLF(body)
+	if pos == k+1 && data[k] == '\r' && pos < len(data) && data[pos] == '\n' {
+		pos = k
+	}
+	if pos > k {
+		return 0, -1, false
+	}
+	d.WriteLFUntilStop(data[pos:k], k-pos)
+	return d.Sum64(), end, true
+}
+
+// trailingEmptyLF is trailingEmpty for lines that may end in CRLF: the
+// length of body up to the end of its last line with text, a line being
+// empty when it holds nothing or only the CR of its CRLF.
+func trailingEmptyLF(body []byte) int {
+	k := len(body)
+	for k > 0 && body[k-1] == '\n' {
+		ls := bytes.LastIndexByte(body[:k-1], '\n') + 1
+		if line := body[ls : k-1]; len(line) > 1 || len(line) == 1 && line[0] != '\r' {
+			break
+		}
+		k = ls
+	}
+	return k
 }
 
 // splitCopied hashes the body that starts at data[hb] as body() does

@@ -8,9 +8,10 @@ import (
 )
 
 // atFromLine is a boundary rule for these tests: a "From " line after an
-// empty line (the scan's rule also wants a time on the line).
+// empty line, LF or CRLF (the scan's rule also wants a time on the line).
 func atFromLine(d []byte, i int) bool {
-	return i >= 2 && d[i-2] == '\n' && bytes.HasPrefix(d[i:], []byte("From "))
+	empty := i >= 2 && d[i-2] == '\n' || i >= 3 && d[i-2] == '\r' && d[i-3] == '\n'
+	return empty && bytes.HasPrefix(d[i:], []byte("From "))
 }
 
 // quotedFromLine is a line that rule 6 changes: ">...>From ".
@@ -19,7 +20,8 @@ var quotedFromLine = regexp.MustCompile(`(?m)^>+From `)
 // TestSumSplitTakesOnePass: every plain real message (LF lines, no NUL,
 // no quoted From_ line, a header that parses), followed by an empty line
 // and a next message, is hashed in the one pass, without falling back to
-// SumBytes, and gives SumBytes' print and end. (Whether the pass is taken
+// SumBytes, and gives SumBytes' print and end; and so is its copy with
+// CRLF line ends, in the CRLF pass (not copied). (Whether the pass is taken
 // is what makes the mapped mbox scan fast; that it gives SumBytes'
 // answers everywhere, plain or not, is the scan's fuzzed property.)
 func TestSumSplitTakesOnePass(t *testing.T) {
@@ -45,6 +47,26 @@ func TestSumSplitTakesOnePass(t *testing.T) {
 		pr, end, ok := p.sumSplitPlain(data, atFromLine)
 		if !ok || end != len(msg)+1 || pr != want {
 			t.Fatalf("%s: one pass ok=%v end %d (want %d) print %+v, SumBytes %+v", f, ok, end, len(msg)+1, pr, want)
+		}
+		// The same with CRLF line ends: the CRLF pass, not the copy.
+		crlf := bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n"))
+		n := len(crlf) - len(bytes.ReplaceAll(next, []byte("\n"), []byte("\r\n")))
+		want, err = p.SumBytes(crlf[:n])
+		if err != nil {
+			t.Fatalf("%s with CRLF: %v", f, err)
+		}
+		var hdr Print
+		own := p.buf
+		p.reset(emptyReader{}, int64(len(crlf)))
+		p.buf, p.end, p.eof, p.inPlace = crlf, len(crlf), true, true
+		err = p.header(&hdr)
+		p.buf = own
+		if err != nil {
+			t.Fatalf("%s with CRLF: header: %v", f, err)
+		}
+		h, end, ok := p.splitCRLF(crlf, int(hdr.HeaderLen), atFromLine)
+		if !ok || end != n || h != want.BodyHash {
+			t.Fatalf("%s with CRLF: CRLF pass ok=%v end %d (want %d) hash %x, SumBytes %x", f, ok, end, n, h, want.BodyHash)
 		}
 		plain++
 	}
