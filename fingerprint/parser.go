@@ -360,6 +360,40 @@ func (p *Parser) header(pr *Print) error {
 		field = -1
 	}
 	for {
+		if !first {
+			// The usual case: a whole field, its folded lines with it,
+			// is here (and within the bound). It is passed at once, an
+			// identity field collapsed from where it stands, folded
+			// line ends and all (no copy of it unfolded first).
+			if colon, n := fieldSpan(p.buf[p.beg:p.end]); colon > 0 && total+n <= MaxHeaderBytes {
+				rest := p.buf[p.beg : p.beg+n]
+				flush()
+				fields++
+				if f := interesting(rest[:colon]); f >= 0 && !have[f] {
+					p.scratch[f] = collapseField(p.scratch[f][:0], rest[colon+1:n-1])
+					vals[f], have[f] = p.scratch[f], true
+				}
+				p.beg += n
+				p.off += int64(n)
+				total += n
+				continue
+			}
+			// The empty line that ends the header.
+			if rest := p.buf[p.beg:p.end]; len(rest) > 0 {
+				n := 0
+				if rest[0] == '\n' {
+					n = 1
+				} else if len(rest) > 1 && rest[0] == '\r' && rest[1] == '\n' {
+					n = 2
+				}
+				if n > 0 && total+n <= MaxHeaderBytes {
+					p.beg += n
+					p.off += int64(n)
+					total += n
+					break
+				}
+			}
+		}
 		var l []byte
 		if i := bytes.IndexByte(p.buf[p.beg:p.end], '\n'); i >= 0 {
 			// The usual case, readLine's first step, inline.
@@ -467,6 +501,79 @@ func (p *Parser) header(pr *Print) error {
 	p.keys = k
 	pr.KeyHash = xxhash.Sum64(k)
 	return nil
+}
+
+// fieldSpan returns, for the line that b starts with, the index of the
+// colon that ends a field name of printable US-ASCII (<= 0: none; the
+// name loop of header's line by line way), and the length of the whole
+// field through the LF that ends its last folded line, when that LF is
+// in b and a byte follows it (else -1, 0): one search for the line end,
+// and one more for the end of the folded lines when there are any.
+func fieldSpan(b []byte) (colon, n int) {
+	colon = -1
+	for k, ch := range b {
+		if ch == ':' {
+			colon = k
+			break
+		}
+		if ch < 33 || ch > 126 {
+			break
+		}
+	}
+	if colon <= 0 {
+		return -1, 0
+	}
+	i := bytes.IndexByte(b[colon:], '\n') + colon
+	if i < colon || i+1 >= len(b) {
+		return -1, 0
+	}
+	if c := b[i+1]; c != ' ' && c != '\t' {
+		return colon, i + 1
+	}
+	k := bytesearch.IndexUnfolded(b[i+1:])
+	if k < 0 {
+		return -1, 0
+	}
+	return colon, i + 1 + k + 1
+}
+
+// collapseField is collapseValue for a whole field value as it stands in
+// the header block, its folded line ends in it (not the last LF): each
+// CRLF or LF of an unfolded line is white space that collapses with the
+// SP or HTAB after it, as header's unfolding gives.
+func collapseField(out, v []byte) []byte {
+	i, j := 0, len(v)
+	for i < j && isWSP(v[i]) {
+		i++
+	}
+	for j > i && isWSP(v[j-1]) {
+		j--
+	}
+	if w := v[i:j]; len(w) < 64 && collapsedLine(w) || len(w) >= 64 && collapsed(w) && bytes.IndexByte(w, '\n') < 0 {
+		return append(out, w...)
+	}
+	return collapse(out, v)
+}
+
+// collapsedLine is collapsed for a short value that may hold LF (a
+// folded one): no LF either.
+func collapsedLine(v []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(x uint64) uint64 { return (x - ones) &^ x & highs } // as in collapsed
+	k := 0
+	for ; k+9 <= len(v); k += 8 {
+		w := binary.LittleEndian.Uint64(v[k:])
+		next := binary.LittleEndian.Uint64(v[k+1:])
+		if zero(w^(ones*'\t'))|zero(w^(ones*'\r'))|zero(w^(ones*'\n'))|zero(w^(ones*' '))&zero(next^(ones*' ')) != 0 {
+			return false
+		}
+	}
+	for ; k < len(v); k++ {
+		if c := v[k]; c == '\t' || c == '\r' || c == '\n' || c == ' ' && k+1 < len(v) && v[k+1] == ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // interestingFields are the fields identity uses, in the order header()
