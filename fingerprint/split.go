@@ -138,19 +138,23 @@ search:
 	// Rule 7: the trailing empty lines are not hashed, and a body must
 	// end with a LF (else SumBytes adds one). Had the pass hashed past
 	// the last line with text (it stops short of the LF before a
-	// boundary's 'F', so only where many empty lines end a body), the
-	// body is hashed from a copy.
+	// boundary's 'F', so only where more empty lines end a body), it
+	// hashes the body again up to that line, which it knows now.
 	body := data[hb:end]
 	if len(body) > 0 && body[len(body)-1] != '\n' {
 		return 0, end, false
 	}
 	k, _ := trailingEmpty(body)
 	if pos > hb+k {
-		return 0, -1, false
+		h, _, ok := p.splitInPlace(data[:hb+k], hb, noBoundary)
+		return h, end, ok
 	}
 	d.Write(data[pos : hb+k])
 	return d.Sum64(), end, true
 }
+
+// noBoundary is the boundary rule of a body whose end is known.
+func noBoundary([]byte, int) bool { return false }
 
 // splitCRLF is splitInPlace for a body with CRLF line ends (rule 1): one
 // pass (xxh.Digest.WriteLFUntilStop) leaves out the CR of each CRLF as it
@@ -193,9 +197,10 @@ search:
 		}
 		from = s + 1
 	}
-	// Rule 7 as in splitInPlace, on lines that lose their CRLF's CR. A
-	// CR consumed after the last line with text is one left out, before
-	// the LF of an empty line: nothing of it was hashed.
+	// Rule 7 as in splitInPlace (hashed again up to the last line with
+	// text when the pass went past it), on lines that lose their CRLF's
+	// CR. A CR consumed after the last line with text is one left out,
+	// before the LF of an empty line: nothing of it was hashed.
 	body := data[hb:end]
 	if len(body) > 0 && body[len(body)-1] != '\n' {
 		return 0, end, false
@@ -205,7 +210,8 @@ search:
 		pos = k
 	}
 	if pos > k {
-		return 0, -1, false
+		h, _, ok := p.splitCRLF(data[:k], hb, noBoundary)
+		return h, end, ok
 	}
 	d.WriteLFUntilStop(data[pos:k], k-pos)
 	return d.Sum64(), end, true

@@ -21,7 +21,8 @@ var quotedFromLine = regexp.MustCompile(`(?m)^>+From `)
 // no quoted From_ line, a header that parses), followed by an empty line
 // and a next message, is hashed in the one pass, without falling back to
 // SumBytes, and gives SumBytes' print and end; and so is its copy with
-// CRLF line ends, in the CRLF pass (not copied). (Whether the pass is taken
+// CRLF line ends, in the CRLF pass (not copied), and each with more
+// empty lines at its end. (Whether the pass is taken
 // is what makes the mapped mbox scan fast; that it gives SumBytes'
 // answers everywhere, plain or not, is the scan's fuzzed property.)
 func TestSumSplitTakesOnePass(t *testing.T) {
@@ -48,6 +49,12 @@ func TestSumSplitTakesOnePass(t *testing.T) {
 		if !ok || end != len(msg)+1 || pr != want {
 			t.Fatalf("%s: one pass ok=%v end %d (want %d) print %+v, SumBytes %+v", f, ok, end, len(msg)+1, pr, want)
 		}
+		// With more empty lines at the end (a client's download
+		// variant): in place too, hashed again up to the last text.
+		more := append(append(msg[:len(msg):len(msg)], "\n\n\n\n"...), next...)
+		if h, end, ok := p.splitInPlace(more, int(pr.HeaderLen), atFromLine); !ok || end != len(msg)+4 || h != want.BodyHash {
+			t.Fatalf("%s with empty lines at the end: ok=%v end %d (want %d) hash %x, want %x", f, ok, end, len(msg)+4, h, want.BodyHash)
+		}
 		// The same with CRLF line ends: the CRLF pass, not the copy.
 		crlf := bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n"))
 		n := len(crlf) - len(bytes.ReplaceAll(next, []byte("\n"), []byte("\r\n")))
@@ -67,6 +74,10 @@ func TestSumSplitTakesOnePass(t *testing.T) {
 		h, end, ok := p.splitCRLF(crlf, int(hdr.HeaderLen), atFromLine)
 		if !ok || end != n || h != want.BodyHash {
 			t.Fatalf("%s with CRLF: CRLF pass ok=%v end %d (want %d) hash %x, SumBytes %x", f, ok, end, n, h, want.BodyHash)
+		}
+		more = bytes.ReplaceAll(more, []byte("\n"), []byte("\r\n"))
+		if h, end, ok := p.splitCRLF(more, int(hdr.HeaderLen), atFromLine); !ok || end != n+6 || h != want.BodyHash {
+			t.Fatalf("%s with CRLF and empty lines at the end: ok=%v end %d (want %d) hash %x, want %x", f, ok, end, n+6, h, want.BodyHash)
 		}
 		plain++
 	}
