@@ -445,16 +445,7 @@ func (p *Parser) header(pr *Print) error {
 		// The field name: printable US-ASCII up to the colon, found in
 		// one loop; else the careful way (there may be white space
 		// before the colon, RFC 5322 section 4.5).
-		colon := -1
-		for k, ch := range c {
-			if ch == ':' {
-				colon = k
-				break
-			}
-			if ch < 33 || ch > 126 {
-				break
-			}
-		}
+		colon := nameColon(c)
 		name0 := c[:max(colon, 0)]
 		if colon <= 0 {
 			colon = bytes.IndexByte(c, ':')
@@ -503,6 +494,21 @@ func (p *Parser) header(pr *Print) error {
 	return nil
 }
 
+// nameColon returns the index of the colon that ends a field name of
+// printable US-ASCII at the start of b, or -1 when a byte that is not
+// comes first (then header takes the careful way).
+func nameColon(b []byte) int {
+	for k, ch := range b {
+		if ch == ':' {
+			return k
+		}
+		if ch < 33 || ch > 126 {
+			break
+		}
+	}
+	return -1
+}
+
 // fieldSpan returns, for the line that b starts with, the index of the
 // colon that ends a field name of printable US-ASCII (<= 0: none; the
 // name loop of header's line by line way), and the length of the whole
@@ -510,16 +516,7 @@ func (p *Parser) header(pr *Print) error {
 // in b and a byte follows it (else -1, 0): one search for the line end,
 // and one more for the end of the folded lines when there are any.
 func fieldSpan(b []byte) (colon, n int) {
-	colon = -1
-	for k, ch := range b {
-		if ch == ':' {
-			colon = k
-			break
-		}
-		if ch < 33 || ch > 126 {
-			break
-		}
-	}
+	colon = nameColon(b)
 	if colon <= 0 {
 		return -1, 0
 	}

@@ -22,10 +22,13 @@ import (
 // the search for where the body stops being plain, and the hash. Here one
 // pass (xxh.Digest.WriteUntilStop) searches a plain body for the next
 // "From " line and for anything rule 1 or 6 changes, and hashes it as it
-// goes; a LF before 'F' that is no boundary only makes it stop and go on.
-// Whatever is not plain (a CR, a quoted From_ line, a NUL, a malformed
-// header) is handed to SumBytes once the end is found: the message is
-// then in the cache, and SumBytes is the definition.
+// goes; a LF before 'F' that is no boundary only makes it stop and go on,
+// a quoted From_ line is hashed without its '>'. A body with CRLF line
+// ends takes the same pass leaving out each CRLF's CR
+// (WriteLFUntilStop). What neither can take in place is copied as LF
+// lines in the pass that finds its end; a NUL or a malformed header is
+// handed to SumBytes once the end is found (the message is then in the
+// cache, and SumBytes is the definition).
 func (p *Parser) SumSplit(data []byte, boundary func(data []byte, i int) bool) (Print, int, error) {
 	pr, end, ok := p.sumSplitPlain(data, boundary)
 	if ok {
@@ -54,10 +57,11 @@ func NextBoundary(data []byte, i int, boundary func(data []byte, i int) bool) in
 
 // sumSplitPlain is SumSplit for a message whose header parses and whose
 // body has no NUL and ends with a LF; ok false (with the message's end)
-// for anything else, which SumSplit hands to SumBytes. A plain body is
-// hashed in place in one pass; one with CRLF line ends (or where that
-// pass cannot keep rule 6 or 7 in place) is copied as LF lines, in the
-// pass that finds its end, and hashed from the copy (splitCopied).
+// for anything else, which SumSplit hands to SumBytes. A body is hashed
+// in place in the one pass that finds its end (splitOnePass), plain or
+// with CRLF line ends; where that pass cannot keep rule 6 in place it is
+// copied as LF lines, in the pass that finds its end, and hashed from the
+// copy (splitCopied).
 func (p *Parser) sumSplitPlain(data []byte, boundary func(data []byte, i int) bool) (pr Print, end int, ok bool) {
 	if len(data) == 0 {
 		return Print{}, 0, false
@@ -76,9 +80,9 @@ func (p *Parser) sumSplitPlain(data []byte, boundary func(data []byte, i int) bo
 	if bytes.IndexByte(data[:hb], 0) >= 0 {
 		return Print{}, NextBoundary(data, hb, boundary), false
 	}
-	h, end, ok := p.splitInPlace(data, hb, boundary)
+	h, end, ok := p.splitOnePass(data, hb, boundary, false)
 	if !ok && end < 0 {
-		h, end, ok = p.splitCRLF(data, hb, boundary)
+		h, end, ok = p.splitOnePass(data, hb, boundary, true)
 	}
 	if !ok && end < 0 {
 		h, end, ok = p.splitCopied(data, hb, boundary)
@@ -90,12 +94,17 @@ func (p *Parser) sumSplitPlain(data []byte, boundary func(data []byte, i int) bo
 	return pr, end, true
 }
 
-// splitInPlace hashes the body that starts at data[hb] where it lies and
-// returns its hash and end. Where it cannot (a CR, or rule 6 or 7 with
-// bytes it has hashed already) it returns end -1: splitCopied then takes
-// the body from its start. A NUL, or a body that does not end with a LF,
-// is not for either (ok false, with the end).
-func (p *Parser) splitInPlace(data []byte, hb int, boundary func(data []byte, i int) bool) (h uint64, end int, ok bool) {
+// splitOnePass hashes the body that starts at data[hb] where it lies, in
+// the one pass that finds its end, and returns its hash and end: plain
+// text with xxh.Digest.WriteUntilStop, or, for text with CRLF line ends
+// (crlf), with WriteLFUntilStop, which leaves out the CR of each CRLF as
+// it hashes (rule 1). Where it cannot keep the rules in place it returns
+// end -1: a plain pass that meets a CR (the CRLF pass then takes the body
+// from its start: the first CR is on the first line, as a rule, so little
+// is hashed twice), or one that has hashed some '>' of a quoted From_
+// line (splitCopied takes those). A NUL, or a body that does not end with
+// a LF, is for neither (ok false, with the end).
+func (p *Parser) splitOnePass(data []byte, hb int, boundary func(data []byte, i int) bool, crlf bool) (h uint64, end int, ok bool) {
 	if p.x == nil {
 		p.x = xxh.New()
 	}
@@ -108,7 +117,12 @@ func (p *Parser) splitInPlace(data []byte, hb int, boundary func(data []byte, i 
 	pos, from := hb, hb // hashed up to pos; stops before from are passed
 search:
 	for end > hb {
-		w, s := d.WriteUntilStop(data[pos:end], from-pos)
+		var w, s int
+		if crlf {
+			w, s = d.WriteLFUntilStop(data[pos:end], from-pos)
+		} else {
+			w, s = d.WriteUntilStop(data[pos:end], from-pos)
+		}
 		if s < 0 {
 			pos = end
 			break
@@ -123,84 +137,26 @@ search:
 			}
 		case '>': // before 'F': a quoted From_ line loses its '>' (rule 6)
 			if r := quotedFrom(data, s); r >= pos {
-				d.Write(data[pos:r])
+				writeText(d, data[pos:r], crlf)
 				pos = s + 1
 			} else if r >= 0 {
 				return 0, -1, false // hashed some of its '>' already
 			}
-		case '\r': // rule 1
+		case '\r': // rule 1 (only the plain pass stops here)
 			return 0, -1, false
 		default: // a NUL
 			return 0, NextBoundary(data, s, boundary), false
 		}
 		from = s + 1
 	}
-	// Rule 7: the trailing empty lines are not hashed, and a body must
-	// end with a LF (else SumBytes adds one). Had the pass hashed past
-	// the last line with text (it stops short of the LF before a
-	// boundary's 'F', so only where more empty lines end a body), it
-	// hashes the body again up to that line, which it knows now.
-	body := data[hb:end]
-	if len(body) > 0 && body[len(body)-1] != '\n' {
-		return 0, end, false
-	}
-	k, _ := trailingEmpty(body)
-	if pos > hb+k {
-		h, _, ok := p.splitInPlace(data[:hb+k], hb, noBoundary)
-		return h, end, ok
-	}
-	d.Write(data[pos : hb+k])
-	return d.Sum64(), end, true
-}
-
-// noBoundary is the boundary rule of a body whose end is known.
-func noBoundary([]byte, int) bool { return false }
-
-// splitCRLF is splitInPlace for a body with CRLF line ends (rule 1): one
-// pass (xxh.Digest.WriteLFUntilStop) leaves out the CR of each CRLF as it
-// hashes, where it stops for the same reasons. It takes the body from its
-// start (the in-place pass met the first CR on the first line, as a rule,
-// so little is hashed twice), and like splitInPlace it leaves to
-// splitCopied what it cannot keep rule 6 or 7 for in place (end -1).
-func (p *Parser) splitCRLF(data []byte, hb int, boundary func(data []byte, i int) bool) (h uint64, end int, ok bool) {
-	d := p.x
-	d.Reset()
-	end = len(data)
-	if hb < len(data) && boundary(data, hb) {
-		end = hb
-	}
-	pos, from := hb, hb // consumed up to pos; stops before from are passed
-search:
-	for end > hb {
-		w, s := d.WriteLFUntilStop(data[pos:end], from-pos)
-		if s < 0 {
-			pos = end
-			break
-		}
-		s += pos
-		pos += w
-		switch data[s] {
-		case '\n': // a LF before 'F'
-			if boundary(data, s+1) {
-				end = s + 1
-				break search
-			}
-		case '>': // before 'F': a quoted From_ line loses its '>' (rule 6)
-			if r := quotedFrom(data, s); r >= pos {
-				d.WriteLFUntilStop(data[pos:r], r-pos)
-				pos = s + 1
-			} else if r >= 0 {
-				return 0, -1, false
-			}
-		default: // a NUL
-			return 0, NextBoundary(data, s, boundary), false
-		}
-		from = s + 1
-	}
-	// Rule 7 as in splitInPlace (hashed again up to the last line with
-	// text when the pass went past it), on lines that lose their CRLF's
-	// CR. A CR consumed after the last line with text is one left out,
-	// before the LF of an empty line: nothing of it was hashed.
+	// Rule 7: the trailing empty lines are not hashed (a line of only
+	// its CRLF's CR is empty), and a body must end with a LF (else
+	// SumBytes adds one). A CR consumed after the last line with text
+	// is one left out, before the LF of an empty line: nothing of it was
+	// hashed. Had the pass hashed past the last line with text (it stops
+	// short of the LF before a boundary's 'F', so only where more empty
+	// lines end a body), it hashes the body again up to that line, which
+	// it knows now.
 	body := data[hb:end]
 	if len(body) > 0 && body[len(body)-1] != '\n' {
 		return 0, end, false
@@ -210,12 +166,24 @@ search:
 		pos = k
 	}
 	if pos > k {
-		h, _, ok := p.splitCRLF(data[:k], hb, noBoundary)
+		h, _, ok := p.splitOnePass(data[:k], hb, noBoundary, crlf)
 		return h, end, ok
 	}
-	d.WriteLFUntilStop(data[pos:k], k-pos)
+	writeText(d, data[pos:k], crlf)
 	return d.Sum64(), end, true
 }
+
+// writeText adds text to d as splitOnePass's pass does.
+func writeText(d *xxh.Digest, text []byte, crlf bool) {
+	if crlf {
+		d.WriteLFUntilStop(text, len(text))
+	} else {
+		d.Write(text)
+	}
+}
+
+// noBoundary is the boundary rule of a body whose end is known.
+func noBoundary([]byte, int) bool { return false }
 
 // trailingEmptyLF is trailingEmpty for lines that may end in CRLF: the
 // length of body up to the end of its last line with text, a line being
@@ -234,7 +202,7 @@ func trailingEmptyLF(body []byte) int {
 
 // splitCopied hashes the body that starts at data[hb] as body() does
 // (rules 1, 6 and 7), copied into the scratch buffer as LF lines a window
-// at a time, in the pass that finds its end; see splitInPlace for the
+// at a time, in the pass that finds its end; see splitOnePass for the
 // results.
 func (p *Parser) splitCopied(data []byte, hb int, boundary func(data []byte, i int) bool) (h uint64, end int, ok bool) {
 	d := p.d

@@ -52,7 +52,7 @@ func TestSumSplitTakesOnePass(t *testing.T) {
 		// With more empty lines at the end (a client's download
 		// variant): in place too, hashed again up to the last text.
 		more := append(append(msg[:len(msg):len(msg)], "\n\n\n\n"...), next...)
-		if h, end, ok := p.splitInPlace(more, int(pr.HeaderLen), atFromLine); !ok || end != len(msg)+4 || h != want.BodyHash {
+		if h, end, ok := p.splitOnePass(more, int(pr.HeaderLen), atFromLine, false); !ok || end != len(msg)+4 || h != want.BodyHash {
 			t.Fatalf("%s with empty lines at the end: ok=%v end %d (want %d) hash %x, want %x", f, ok, end, len(msg)+4, h, want.BodyHash)
 		}
 		// The same with CRLF line ends: the CRLF pass, not the copy.
@@ -71,12 +71,12 @@ func TestSumSplitTakesOnePass(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s with CRLF: header: %v", f, err)
 		}
-		h, end, ok := p.splitCRLF(crlf, int(hdr.HeaderLen), atFromLine)
+		h, end, ok := p.splitOnePass(crlf, int(hdr.HeaderLen), atFromLine, true)
 		if !ok || end != n || h != want.BodyHash {
 			t.Fatalf("%s with CRLF: CRLF pass ok=%v end %d (want %d) hash %x, SumBytes %x", f, ok, end, n, h, want.BodyHash)
 		}
 		more = bytes.ReplaceAll(more, []byte("\n"), []byte("\r\n"))
-		if h, end, ok := p.splitCRLF(more, int(hdr.HeaderLen), atFromLine); !ok || end != n+6 || h != want.BodyHash {
+		if h, end, ok := p.splitOnePass(more, int(hdr.HeaderLen), atFromLine, true); !ok || end != n+6 || h != want.BodyHash {
 			t.Fatalf("%s with CRLF and empty lines at the end: ok=%v end %d (want %d) hash %x, want %x", f, ok, end, n+6, h, want.BodyHash)
 		}
 		plain++
