@@ -25,8 +25,9 @@ import (
 // goes; a LF before 'F' that is no boundary only makes it stop and go on,
 // a quoted From_ line is hashed without its '>'. A body with CRLF line
 // ends takes the same pass leaving out each CRLF's CR
-// (WriteLFUntilStop). What neither can take in place is copied as LF
-// lines in the pass that finds its end; a NUL or a malformed header is
+// (WriteLFUntilStop, where the machine has its kernel: xxh.FastLF). What
+// neither can take in place is copied as LF lines in the pass that finds
+// its end; a NUL or a malformed header is
 // handed to SumBytes once the end is found (the message is then in the
 // cache, and SumBytes is the definition).
 func (p *Parser) SumSplit(data []byte, boundary func(data []byte, i int) bool) (Print, int, error) {
@@ -81,7 +82,7 @@ func (p *Parser) sumSplitPlain(data []byte, boundary func(data []byte, i int) bo
 		return Print{}, NextBoundary(data, hb, boundary), false
 	}
 	h, end, ok := p.splitOnePass(data, hb, boundary, false)
-	if !ok && end < 0 {
+	if !ok && end < 0 && xxh.FastLF {
 		h, end, ok = p.splitOnePass(data, hb, boundary, true)
 	}
 	if !ok && end < 0 {

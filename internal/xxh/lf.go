@@ -26,6 +26,12 @@ func (d *Digest) WriteLFUntilStop(b []byte, from int) (read, stop int) {
 	return d.writeLFUntilStop(b, from)
 }
 
+// FastLF reports whether WriteLFUntilStop is one pass on this machine
+// (it needs AVX-512 VBMI2). Elsewhere it is a search and then Write, no
+// faster than copying the text as LF lines and hashing the copy, which a
+// caller may as well do.
+var FastLF bool
+
 // IsLFStop reports whether b[i] is a stop of WriteLFUntilStop: a NUL, or
 // a LF or '>' followed by 'F'.
 func IsLFStop(b []byte, i int) bool {

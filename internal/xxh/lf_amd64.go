@@ -17,61 +17,29 @@ type lfStage struct {
 	buf   [lfStageSize + 64]byte
 }
 
-// lfBlocksSSE2 hashes into v the CR-less text of the n bytes at src,
-// staged in st, 16 bytes a block while a block and the byte after it are
+// lfBlocksAVX512 hashes into v the CR-less text of the n bytes at src,
+// staged in st, 64 bytes a block while a block and the byte after it are
 // within the n, up to the first stop at an index from or more: it
 // returns how far it read and whether it stopped at a stop there (the
 // text before it all staged or hashed). On return, st.w-st.r < 32.
 //
 //go:noescape
-func lfBlocksSSE2(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, stop bool)
-
-// lfBlocksAVX2 is lfBlocksSSE2 with 32-byte blocks.
-//
-//go:noescape
-func lfBlocksAVX2(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, stop bool)
-
-// lfBlocksAVX512 is lfBlocksSSE2 with 64-byte blocks.
-//
-//go:noescape
 func lfBlocksAVX512(v *[4]uint64, st *lfStage, src *byte, n, from int) (read int, stop bool)
 
-// The kernels lfBlocks calls.
-const (
-	lfSSE2 = iota
-	lfAVX2
-	lfAVX512
-)
+// haveLFKernel: WriteLFUntilStop has its one-pass kernel here, which needs
+// VPCOMPRESSB (AVX512-VBMI2); elsewhere it is its definition, a search
+// and then Write (see FastLF). Measured in lf_bench_test.go on CRLF mail
+// (lines of 0-100 bytes, a "\nF" stop every 2 KB), GB/s of input, against
+// AppendLF into a 64 KB window and then cespare's hash of it: a 20 KB
+// body in cache 7.5-8 against 2.9-3.4, 512 MiB from memory 6.7 against
+// 3.5 (WriteUntilStop on LF text: 9 both). Kernels for AVX2 and SSE2
+// were written and tested, and measured no faster than the two passes:
+// leaving out two or more CRs of a block costs them about 75
+// instructions on 32 bytes, which only VPCOMPRESSB makes cheaper than
+// the hash; they were removed.
+var haveLFKernel = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2 && cpu.X86.HasPOPCNT
 
-// lfKernel is the kernel WriteLFUntilStop uses: AVX-512 where there is
-// VPCOMPRESSB, else AVX2, else SSE2. Measured in lf_bench_test.go on CRLF
-// mail (lines of 0-100 bytes, a "\nF" stop every 2 KB), GB/s of input,
-// against AppendLF into a 64 KB window and then cespare's hash of it: a
-// 20 KB body in cache, AVX-512 7.5-8, AVX2 4.3-4.7, SSE2 2.7-3.7, the two
-// passes 2.9-3.4; 512 MiB from memory, AVX-512 6.7, AVX2 3.3-4, SSE2 3,
-// the two passes 3.5 (WriteUntilStop on LF text: 9 both). The AVX2 and
-// SSE2 kernels spend about 75 instructions on 32 bytes (blends, a branch
-// past the second CR of a block); only VPCOMPRESSB makes the compaction
-// cheaper than the hash.
-var lfKernel = func() int {
-	switch {
-	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2 && cpu.X86.HasPOPCNT:
-		return lfAVX512
-	case cpu.X86.HasAVX2:
-		return lfAVX2
-	}
-	return lfSSE2
-}()
-
-func lfBlocks(v *[4]uint64, st *lfStage, src *byte, n, from int) (int, bool) {
-	switch lfKernel {
-	case lfAVX512:
-		return lfBlocksAVX512(v, st, src, n, from)
-	case lfAVX2:
-		return lfBlocksAVX2(v, st, src, n, from)
-	}
-	return lfBlocksSSE2(v, st, src, n, from)
-}
+func init() { FastLF = haveLFKernel }
 
 // lfTailPad is the room a text's last bytes (at most 64) are copied
 // into: the NUL after them is the stop that ends the kernel, and a block
@@ -79,19 +47,22 @@ func lfBlocks(v *[4]uint64, st *lfStage, src *byte, n, from int) (int, bool) {
 const lfTailPad = 136
 
 func (d *Digest) writeLFUntilStop(b []byte, from int) (int, int) {
+	if !haveLFKernel {
+		return d.writeLFUntilStopGo(b, from)
+	}
 	var st lfStage
 	n0 := d.n
 	copy(st.buf[:], d.mem[:n0])
 	st.w = n0
 	read, stop := 0, false
 	if len(b) > 32 {
-		read, stop = lfBlocks(&d.v, &st, &b[0], len(b), from)
+		read, stop = lfBlocksAVX512(&d.v, &st, &b[0], len(b), from)
 	}
 	if !stop {
 		// The rest, at most 64 bytes, from a copy that a NUL ends.
 		var pad [lfTailPad]byte
 		k := copy(pad[:], b[read:])
-		r, _ := lfBlocks(&d.v, &st, &pad[0], len(pad), max(from-read, 0))
+		r, _ := lfBlocksAVX512(&d.v, &st, &pad[0], len(pad), max(from-read, 0))
 		read += r
 		stop = r < k
 	}

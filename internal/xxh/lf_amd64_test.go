@@ -1,23 +1,18 @@
 package xxh
 
-import "golang.org/x/sys/cpu"
-
-// lfKernels are the WriteLFUntilStop kernels this machine can run, the
-// one it picks first.
+// lfKernels are the ways WriteLFUntilStop can run on this machine, the
+// one it picks first: the AVX-512 kernel where there is one, and the Go
+// definition.
 func lfKernels() []string {
-	var k []string
-	if lfKernel == lfAVX512 {
-		k = append(k, "avx512")
+	if haveLFKernel {
+		return []string{"avx512", "go"}
 	}
-	if cpu.X86.HasAVX2 {
-		k = append(k, "avx2")
-	}
-	return append(k, "sse2")
+	return []string{"go"}
 }
 
-// useLFKernel makes WriteLFUntilStop use the kernel named, until restore.
+// useLFKernel makes WriteLFUntilStop run the way named, until restore.
 func useLFKernel(name string) (restore func()) {
-	old := lfKernel
-	lfKernel = map[string]int{"sse2": lfSSE2, "avx2": lfAVX2, "avx512": lfAVX512}[name]
-	return func() { lfKernel = old }
+	old := haveLFKernel
+	haveLFKernel = name == "avx512"
+	return func() { haveLFKernel = old }
 }
