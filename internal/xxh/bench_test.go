@@ -81,6 +81,24 @@ func threePass(d *xxhash.Digest, b []byte) (uint64, int) {
 // shorter), each a sum of its own as in the scan, with the fused pass,
 // the three passes, and cespare's hash alone.
 func benchBoth(b *testing.B, data []byte, body int) {
+	check := bodyChecker(data, body, xxhash.Sum64, func(x []byte) int { return len(allStops(x, 0)) })
+	benchKernels(b, kernels(), useKernel, fused, check)
+	b.Run("threepass", func(b *testing.B) {
+		d := xxhash.New()
+		check(b, func(x []byte) (uint64, int) { return threePass(d, x) })
+	})
+	b.Run("xxhash", func(b *testing.B) {
+		// It does not search: no stops to count (-1s).
+		check(b, func(x []byte) (uint64, int) { return xxhash.Sum64(x), -1 })
+	})
+}
+
+// bodyChecker cuts data into bodies of body bytes (the last may be
+// shorter) and returns a benchmark of a way to hash them, each body a
+// sum of its own as in the scan: every round runs it on every body and
+// checks the sums (xored) and the stops it counted (unless it counts
+// none: -1) against sumOf and stopsOf.
+func bodyChecker(data []byte, body int, sumOf func([]byte) uint64, stopsOf func([]byte) int) func(b *testing.B, each func([]byte) (uint64, int)) {
 	var bodies [][]byte
 	for rest := data; len(rest) > 0; rest = rest[min(body, len(rest)):] {
 		bodies = append(bodies, rest[:min(body, len(rest))])
@@ -88,10 +106,10 @@ func benchBoth(b *testing.B, data []byte, body int) {
 	var want uint64
 	wantStops := 0
 	for _, x := range bodies {
-		want ^= xxhash.Sum64(x)
-		wantStops += len(allStops(x, 0))
+		want ^= sumOf(x)
+		wantStops += stopsOf(x)
 	}
-	check := func(b *testing.B, each func([]byte) (uint64, int)) {
+	return func(b *testing.B, each func([]byte) (uint64, int)) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
 			var sum uint64
@@ -109,25 +127,22 @@ func benchBoth(b *testing.B, data []byte, body int) {
 			}
 		}
 	}
-	for i, k := range kernels() {
+}
+
+// benchKernels runs check on the fused pass with each of kernels (the
+// first is the one the machine picks), made current by use.
+func benchKernels(b *testing.B, kernels []string, use func(string) func(), fused func(*Digest, []byte) (uint64, int), check func(*testing.B, func([]byte) (uint64, int))) {
+	for i, k := range kernels {
 		name := "fused"
 		if i > 0 {
 			name += "-" + k
 		}
 		b.Run(name, func(b *testing.B) {
-			defer useKernel(k)()
+			defer use(k)()
 			d := New()
 			check(b, func(x []byte) (uint64, int) { return fused(d, x) })
 		})
 	}
-	b.Run("threepass", func(b *testing.B) {
-		d := xxhash.New()
-		check(b, func(x []byte) (uint64, int) { return threePass(d, x) })
-	})
-	b.Run("xxhash", func(b *testing.B) {
-		// It does not search: no stops to count (-1s).
-		check(b, func(x []byte) (uint64, int) { return xxhash.Sum64(x), -1 })
-	})
 }
 
 // BenchmarkWriteUntilStop: a 20 KB body (in L2, as a body is after its

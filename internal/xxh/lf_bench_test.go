@@ -57,42 +57,8 @@ func lfTwoPass(d *xxhash.Digest, scratch []byte, b []byte) (uint64, int) {
 }
 
 func benchLF(b *testing.B, data []byte, body int) {
-	var bodies [][]byte
-	for rest := data; len(rest) > 0; rest = rest[min(body, len(rest)):] {
-		bodies = append(bodies, rest[:min(body, len(rest))])
-	}
-	var want uint64
-	wantStops := 0
-	for _, x := range bodies {
-		want ^= xxhash.Sum64(dropCR(x, len(x)))
-		wantStops += len(allLFStops(x, 0))
-	}
-	check := func(b *testing.B, each func([]byte) (uint64, int)) {
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			var sum uint64
-			stops := 0
-			for _, x := range bodies {
-				s, n := each(x)
-				sum ^= s
-				stops += n
-			}
-			if sum != want || stops != wantStops {
-				b.Fatalf("sum %x, %d stops; want %x, %d", sum, stops, want, wantStops)
-			}
-		}
-	}
-	for i, k := range lfKernels() {
-		name := "fused"
-		if i > 0 {
-			name += "-" + k
-		}
-		b.Run(name, func(b *testing.B) {
-			defer useLFKernel(k)()
-			d := New()
-			check(b, func(x []byte) (uint64, int) { return lfFused(d, x) })
-		})
-	}
+	check := bodyChecker(data, body, func(x []byte) uint64 { return xxhash.Sum64(dropCR(x, len(x))) }, func(x []byte) int { return len(allLFStops(x, 0)) })
+	benchKernels(b, lfKernels(), useLFKernel, lfFused, check)
 	b.Run("twopass", func(b *testing.B) {
 		d := xxhash.New()
 		scratch := make([]byte, 64<<10)
