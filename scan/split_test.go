@@ -64,6 +64,9 @@ func FuzzSumSplit(f *testing.F) {
 		from + "Subject: x\n\n" + from + "Subject: y\n\n\n\n",
 		from + "Subject: x\nFrom: a\n\n>>From x\n>>>Fr\n\n" + from + "no header line\n\nbody\n",
 		from + "\nFrom b 10:00\n\n" + from + "X: y\n",
+		// A NUL in the header, the next message right after its empty
+		// line (found by fuzzing: the end was looked for past that LF).
+		"From \n0:\x00\n\nFrom a 10:00\n",
 	} {
 		f.Add([]byte(s))
 	}
