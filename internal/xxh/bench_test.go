@@ -44,11 +44,16 @@ func mailText(seed uint64, n int) []byte {
 
 // fused hashes b to the end with WriteUntilStop the way the scan does:
 // past each stop it resumes from the byte after it.
-func fused(d *Digest, b []byte) (uint64, int) {
+func fused(d *Digest, b []byte) (uint64, int) { return resumed(d, b, d.WriteUntilStop) }
+
+// resumed hashes b to the end with write (one of the Digest's search
+// passes), resuming past each stop from the byte after it, and returns
+// the sum and the stops met.
+func resumed(d *Digest, b []byte, write func([]byte, int) (int, int)) (uint64, int) {
 	d.Reset()
 	pos, from, stops := 0, 0, 0
 	for {
-		w, s := d.WriteUntilStop(b[pos:], from)
+		w, s := write(b[pos:], from)
 		if s < 0 {
 			return d.Sum64(), stops
 		}

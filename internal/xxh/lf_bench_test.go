@@ -11,18 +11,7 @@ import (
 
 // lfFused hashes b to the end with WriteLFUntilStop as a caller does:
 // past each stop it resumes from the byte after it.
-func lfFused(d *Digest, b []byte) (uint64, int) {
-	d.Reset()
-	pos, from, stops := 0, 0, 0
-	for {
-		r, s := d.WriteLFUntilStop(b[pos:], from)
-		if s < 0 {
-			return d.Sum64(), stops
-		}
-		stops++
-		pos, from = pos+r, s+1-r
-	}
-}
+func lfFused(d *Digest, b []byte) (uint64, int) { return resumed(d, b, d.WriteLFUntilStop) }
 
 // lfTwoPass is what the scan does without it: the body copied as LF
 // text into a 64 KB scratch window (bytesearch.AppendLF, which stops at
