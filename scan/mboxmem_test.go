@@ -175,14 +175,7 @@ func TestMappedMboxSkipsKeepOrdinals(t *testing.T) {
 	}
 	for _, segments := range []bool{false, true} {
 		if segments {
-			old, procs := mboxMinSegment, runtime.GOMAXPROCS(4)
-			mboxMinSegment = 512
-			defer func() { mboxMinSegment = old; runtime.GOMAXPROCS(procs) }()
-			f, _ := os.Open(p)
-			if n := len(mboxSegments(f, int64(b.Len()), 4)); n < 4 {
-				t.Fatalf("%d segments", n)
-			}
-			f.Close()
+			inSmallSegments(t, p, int64(b.Len()), 4)
 		}
 		streamed, streamedSkips := scanOnce(false)
 		mapped, mappedSkips := scanOnce(true)

@@ -520,14 +520,7 @@ func TestMboxLastMessageWithoutNewline(t *testing.T) {
 	put(t, p, data)
 	for _, segments := range []bool{false, true} {
 		if segments {
-			old, procs := mboxMinSegment, runtime.GOMAXPROCS(4)
-			mboxMinSegment = 512
-			defer func() { mboxMinSegment = old; runtime.GOMAXPROCS(procs) }()
-			f, _ := os.Open(p)
-			if n := len(mboxSegments(f, int64(len(data)), 4)); n < 2 {
-				t.Fatalf("%d segments", n)
-			}
-			f.Close()
+			inSmallSegments(t, p, int64(len(data)), 2)
 		}
 		res, err := Scan(context.Background(), []string{p}, Options{})
 		if err != nil {
@@ -569,5 +562,23 @@ func TestHeaderFirstJudgement(t *testing.T) {
 		if share > 0 && frac < 0.9 || share == 0 && frac > 0.05 {
 			t.Errorf("duplicate share %.1f: %.2f of the bodies hashed in the first pass", share, frac)
 		}
+	}
+}
+
+// inSmallSegments has mbox files read in segments of 512 bytes or more,
+// on four cores, until the test ends, and fails unless the mbox at p
+// (size bytes) is cut into at least least of them.
+func inSmallSegments(t *testing.T, p string, size int64, least int) {
+	t.Helper()
+	old, procs := mboxMinSegment, runtime.GOMAXPROCS(4)
+	mboxMinSegment = 512
+	t.Cleanup(func() { mboxMinSegment = old; runtime.GOMAXPROCS(procs) })
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := len(mboxSegments(f, size, 4)); n < least {
+		t.Fatalf("%d segments, want %d or more", n, least)
 	}
 }
